@@ -1,0 +1,39 @@
+"""The exception hierarchy: few classes, structured attributes, one root.
+
+Every error cardkit raises on bad input is a :class:`CardkitError`, so a caller (and the CLI,
+which maps them to exit codes in one place) can catch exactly what cardkit means to report.
+Messages never contain secrets (MRZ, CAN, PINs, keys): say *which* field is wrong, not its value.
+"""
+
+from __future__ import annotations
+
+
+class CardkitError(Exception):
+    """Root of every error cardkit raises deliberately."""
+
+
+class EncodingError(CardkitError):
+    """Malformed bytes or text: BER-TLV, ASN.1, MRZ, an LDS file.
+
+    ``offset`` is the byte (or character) position where decoding failed, when known.
+    """
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        self.offset = offset
+        super().__init__(message if offset is None else f"{message} (at offset {offset})")
+
+
+class ImageError(CardkitError):
+    """A face or finger image that cannot be decoded, converted or fitted to the profile."""
+
+
+class ProfileError(CardkitError):
+    """A card profile (profiles/*.toml) that is missing, malformed or inconsistent."""
+
+
+class RecordError(CardkitError):
+    """A citizen-record input that cannot be read at all (unreadable file, bad header, bad JSON).
+
+    Per-record validation problems are not exceptions: they are collected into a report so that a
+    batch carries on with the good records (see :mod:`cardkit.records.validate`).
+    """

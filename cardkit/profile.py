@@ -1,0 +1,309 @@
+"""Card profiles: what a card of a given issuing programme carries and how (profiles/*.toml).
+
+A profile is data, not code: which data groups, which access control, the photo's size and
+format, the expiry rule, the lengths the chip and the card face can hold. It is validated on load
+so that a typo fails before the first card, with the file and key named in the error.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from cardkit.errors import ProfileError
+
+ImageFormat = Literal["jpeg", "jpeg2000"]
+AaAlgorithm = Literal["ECDSA", "RSA", "none"]
+ExpiryRuleName = Literal["vn-renewal-ages", "fixed-years"]
+MrzLayout = Literal["vn-cccd", "icao"]
+
+_PACE_PASSWORDS = {"CAN", "MRZ"}
+_PACE_MAPPINGS = {"GM", "IM", "CAM"}
+_CURVES = {
+    "secp256r1", "secp384r1", "secp521r1",
+    "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """What goes into the MRZ header and EF.COM."""
+
+    document_code: str  # "ID" for the CCCD, "I<" for a generic TD1 card
+    issuing_state: str  # ICAO 9303-3 three-letter code, e.g. "VNM"
+    mrz_layout: MrzLayout  # "vn-cccd": DOMAIN.md §3; "icao": plain 9303-5 TD1
+    lds_version: str  # EF.COM tag 5F01, four digits "aabb" (9303-10 §4.6.1)
+    unicode_version: str  # EF.COM tag 5F36, six digits "aabbcc"
+
+
+@dataclass(frozen=True)
+class LdsSettings:
+    data_groups: tuple[int, ...]  # always written
+    optional_data_groups: tuple[int, ...]  # written when the record has the data (e.g. DG3)
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    bac: bool
+    pace_passwords: tuple[str, ...]  # subset of {"CAN", "MRZ"}; empty: no PACE
+    pace_mapping: str  # "GM", "IM" or "CAM"
+    pace_curve: str
+    chip_authentication: bool
+    chip_authentication_curve: str
+    active_authentication: AaAlgorithm
+    active_authentication_curve: str
+    rsa_bits: int  # for RSA active authentication
+
+
+@dataclass(frozen=True)
+class PhotoSettings:
+    format: ImageFormat
+    width: int  # pixels, after scaling and cropping to this aspect ratio
+    height: int
+    max_bytes: int  # the encoded image must fit this (chip memory)
+    quality: int  # JPEG quality, or a JPEG2000 quality layer target (dB) when format is jpeg2000
+
+
+@dataclass(frozen=True)
+class ExpirySettings:
+    """How a card's expiry date follows from the date of birth and date of issue.
+
+    ``vn-renewal-ages``: Law on Citizen Identification 2014 art. 21 (DOMAIN.md §2): valid until
+    the next renewal age's birthday; issued within ``grace_years`` before one, until the
+    following one; issued from ``no_expiry_from_age`` on, no expiry. ``fixed-years``: issue date
+    plus ``years``. ``mrz_no_expiry`` is the YYMMDD the MRZ carries for a card that never expires.
+    """
+
+    rule: ExpiryRuleName
+    renewal_ages: tuple[int, ...]
+    grace_years: int
+    no_expiry_from_age: int | None
+    years: int
+    mrz_no_expiry: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Longest values (in characters) the chip's DG13 and the card face can carry."""
+
+    full_name: int
+    place_of_origin: int
+    place_of_residence: int
+    identifying_marks: int
+    other_text: int  # ethnicity, religion, parents, spouse
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    document: DocumentSettings
+    lds: LdsSettings
+    access: AccessSettings
+    photo: PhotoSettings
+    expiry: ExpirySettings
+    limits: Limits
+    source: Path | None = None
+
+
+def profile_dirs() -> list[Path]:
+    """Where profiles are looked up by name: $CARDKIT_PROFILES, ./profiles, the repo's profiles/."""
+    dirs = []
+    if env := os.environ.get("CARDKIT_PROFILES"):
+        dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
+    dirs.append(Path.cwd() / "profiles")
+    dirs.append(Path(__file__).resolve().parent.parent / "profiles")
+    return dirs
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by file path or by name (``vn-cccd-2021``) from :func:`profile_dirs`."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        for d in profile_dirs():
+            candidate = d / f"{path.name}.toml"
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            raise ProfileError(
+                f"no profile named {str(name_or_path)!r} in "
+                + ", ".join(str(d) for d in profile_dirs())
+            )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    return parse_profile(data, source=path)
+
+
+class _Section:
+    """Typed access to one TOML table, naming file and key in every error."""
+
+    def __init__(self, data: dict[str, Any], where: str, name: str) -> None:
+        raw = data.get(name)
+        if not isinstance(raw, dict):
+            raise ProfileError(f"{where}: missing table [{name}]")
+        self.data = raw
+        self.where = f"{where} [{name}]"
+        self.used: set[str] = set()
+
+    def _get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise ProfileError(f"{self.where}: missing key {key!r}")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            raise ProfileError(f"{self.where}: {key!r} has the wrong type ({type(value).__name__})")
+        return value
+
+    def str(self, key: str, choices: set[str] | None = None, default: Any = ...) -> Any:
+        value = self._get(key, str, default)
+        if choices is not None and value not in choices:
+            raise ProfileError(
+                f"{self.where}: {key!r} is {value!r}; expected one of {', '.join(sorted(choices))}"
+            )
+        return value
+
+    def int(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
+        value = self._get(key, int, default)
+        if value is not None and not lo <= value <= hi:
+            raise ProfileError(f"{self.where}: {key!r} = {value} is outside {lo}..{hi}")
+        return int(value) if value is not None else value
+
+    def bool(self, key: str, default: Any = ...) -> bool:
+        return bool(self._get(key, bool, default))
+
+    def ints(self, key: str, lo: int, hi: int, default: Any = ...) -> tuple[int, ...]:
+        value = self._get(key, list, default)
+        if not all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value):
+            raise ProfileError(f"{self.where}: {key!r} must list whole numbers in {lo}..{hi}")
+        return tuple(value)
+
+    def strs(self, key: str, choices: set[str], default: Any = ...) -> tuple[str, ...]:
+        value = self._get(key, list, default)
+        bad = [v for v in value if v not in choices]
+        if bad:
+            raise ProfileError(
+                f"{self.where}: {key!r} has {bad!r}; allowed: {', '.join(sorted(choices))}"
+            )
+        return tuple(value)
+
+    def done(self) -> None:
+        unknown = set(self.data) - self.used
+        if unknown:
+            raise ProfileError(f"{self.where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
+def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
+    """Validate a decoded TOML document and build the :class:`Profile`."""
+    where = str(source) if source else "profile"
+    unknown_tables = set(data) - {
+        "profile", "document", "lds", "access", "photo", "expiry", "limits",
+    }  # fmt: skip
+    if unknown_tables:
+        raise ProfileError(f"{where}: unknown table(s) {', '.join(sorted(unknown_tables))}")
+
+    head = _Section(data, where, "profile")
+    name = head.str("name")
+    description = head.str("description", default="")
+    head.done()
+
+    d = _Section(data, where, "document")
+    document = DocumentSettings(
+        document_code=d.str("document_code"),
+        issuing_state=d.str("issuing_state"),
+        mrz_layout=d.str("mrz_layout", {"vn-cccd", "icao"}),
+        lds_version=d.str("lds_version", default="0108"),
+        unicode_version=d.str("unicode_version", default="040000"),
+    )
+    d.done()
+    if not (len(document.document_code) == 2 and document.document_code[0] in "IAC"):
+        raise ProfileError(f"{where} [document]: a TD1 document code is I, A or C plus one letter")
+    if not (len(document.issuing_state) == 3 and document.issuing_state.isalpha()):
+        raise ProfileError(f"{where} [document]: issuing_state must be a 3-letter code")
+    if not (len(document.lds_version) == 4 and document.lds_version.isdigit()):
+        raise ProfileError(f"{where} [document]: lds_version must be 4 digits such as '0108'")
+    if not (len(document.unicode_version) == 6 and document.unicode_version.isdigit()):
+        raise ProfileError(f"{where} [document]: unicode_version must be 6 digits such as '040000'")
+
+    s = _Section(data, where, "lds")
+    lds = LdsSettings(
+        data_groups=s.ints("data_groups", 1, 16),
+        optional_data_groups=s.ints("optional_data_groups", 1, 16, default=[]),
+    )
+    s.done()
+    if 1 not in lds.data_groups or 2 not in lds.data_groups:
+        raise ProfileError(f"{where} [lds]: DG1 and DG2 are mandatory (9303-10 §4.6)")
+    if set(lds.data_groups) & set(lds.optional_data_groups):
+        raise ProfileError(f"{where} [lds]: a DG is listed as both mandatory and optional")
+
+    a = _Section(data, where, "access")
+    access = AccessSettings(
+        bac=a.bool("bac"),
+        pace_passwords=a.strs("pace_passwords", _PACE_PASSWORDS, default=[]),
+        pace_mapping=a.str("pace_mapping", _PACE_MAPPINGS, default="GM"),
+        pace_curve=a.str("pace_curve", _CURVES, default="brainpoolP256r1"),
+        chip_authentication=a.bool("chip_authentication", default=False),
+        chip_authentication_curve=a.str("chip_authentication_curve", _CURVES, default="secp256r1"),
+        active_authentication=a.str("active_authentication", {"ECDSA", "RSA", "none"}),
+        active_authentication_curve=a.str(
+            "active_authentication_curve", _CURVES, default="secp256r1"
+        ),
+        rsa_bits=a.int("rsa_bits", 1024, 4096, default=2048),
+    )
+    a.done()
+    if not access.bac and not access.pace_passwords:
+        raise ProfileError(f"{where} [access]: enable BAC or at least one PACE password")
+    if access.chip_authentication and 14 not in lds.data_groups:
+        raise ProfileError(f"{where}: chip authentication needs DG14 in [lds] data_groups")
+    if access.active_authentication != "none" and 15 not in lds.data_groups:
+        raise ProfileError(f"{where}: active authentication needs DG15 in [lds] data_groups")
+
+    p = _Section(data, where, "photo")
+    photo = PhotoSettings(
+        format=p.str("format", {"jpeg", "jpeg2000"}),
+        width=p.int("width", 90, 2000),
+        height=p.int("height", 120, 2000),
+        max_bytes=p.int("max_bytes", 2000, 200_000),
+        quality=p.int("quality", 1, 100, default=85),
+    )
+    p.done()
+
+    e = _Section(data, where, "expiry")
+    expiry = ExpirySettings(
+        rule=e.str("rule", {"vn-renewal-ages", "fixed-years"}),
+        renewal_ages=e.ints("renewal_ages", 1, 150, default=[]),
+        grace_years=e.int("grace_years", 0, 10, default=0),
+        no_expiry_from_age=e.int("no_expiry_from_age", 1, 150, default=None),
+        years=e.int("years", 1, 30, default=10),
+        mrz_no_expiry=e.str("mrz_no_expiry", default="<<<<<<"),
+    )
+    e.done()
+    if expiry.rule == "vn-renewal-ages" and not expiry.renewal_ages:
+        raise ProfileError(f"{where} [expiry]: rule vn-renewal-ages needs renewal_ages")
+    if list(expiry.renewal_ages) != sorted(set(expiry.renewal_ages)):
+        raise ProfileError(f"{where} [expiry]: renewal_ages must be increasing")
+    if len(expiry.mrz_no_expiry) != 6:
+        raise ProfileError(f"{where} [expiry]: mrz_no_expiry is six characters (YYMMDD or '<')")
+
+    li = _Section(data, where, "limits")
+    limits = Limits(
+        full_name=li.int("full_name", 10, 200),
+        place_of_origin=li.int("place_of_origin", 10, 500),
+        place_of_residence=li.int("place_of_residence", 10, 500),
+        identifying_marks=li.int("identifying_marks", 10, 500),
+        other_text=li.int("other_text", 10, 500),
+    )
+    li.done()
+
+    return Profile(name, description, document, lds, access, photo, expiry, limits, source)
