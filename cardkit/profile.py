@@ -111,7 +111,7 @@ class Profile:
 
 def profile_dirs() -> list[Path]:
     """Where profiles are looked up by name: $CARDKIT_PROFILES, ./profiles, the repo's profiles/."""
-    dirs = []
+    dirs: list[Path] = []
     if env := os.environ.get("CARDKIT_PROFILES"):
         dirs.extend(Path(p) for p in env.split(os.pathsep) if p)
     dirs.append(Path.cwd() / "profiles")
@@ -166,7 +166,7 @@ class _Section:
             raise ProfileError(f"{self.where}: {key!r} has the wrong type ({type(value).__name__})")
         return value
 
-    def str(self, key: str, choices: set[str] | None = None, default: Any = ...) -> Any:
+    def text(self, key: str, choices: set[str] | None = None, default: Any = ...) -> Any:
         value = self._get(key, str, default)
         if choices is not None and value not in choices:
             raise ProfileError(
@@ -174,22 +174,29 @@ class _Section:
             )
         return value
 
-    def int(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
-        value = self._get(key, int, default)
+    def optional_number(self, key: str, lo: int, hi: int) -> int | None:
+        value = self._get(key, int, None)
         if value is not None and not lo <= value <= hi:
             raise ProfileError(f"{self.where}: {key!r} = {value} is outside {lo}..{hi}")
-        return int(value) if value is not None else value
+        return None if value is None else int(value)
 
-    def bool(self, key: str, default: Any = ...) -> bool:
+    def number(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
+        if key in self.data:
+            value = self.optional_number(key, lo, hi)
+            assert value is not None  # present keys are never None in TOML
+            return value
+        return int(self._get(key, int, default))
+
+    def flag(self, key: str, default: Any = ...) -> bool:
         return bool(self._get(key, bool, default))
 
-    def ints(self, key: str, lo: int, hi: int, default: Any = ...) -> tuple[int, ...]:
+    def numbers(self, key: str, lo: int, hi: int, default: Any = ...) -> tuple[int, ...]:
         value = self._get(key, list, default)
         if not all(isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi for v in value):
             raise ProfileError(f"{self.where}: {key!r} must list whole numbers in {lo}..{hi}")
         return tuple(value)
 
-    def strs(self, key: str, choices: set[str], default: Any = ...) -> tuple[str, ...]:
+    def texts(self, key: str, choices: set[str], default: Any = ...) -> tuple[str, ...]:
         value = self._get(key, list, default)
         bad = [v for v in value if v not in choices]
         if bad:
@@ -214,17 +221,17 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
         raise ProfileError(f"{where}: unknown table(s) {', '.join(sorted(unknown_tables))}")
 
     head = _Section(data, where, "profile")
-    name = head.str("name")
-    description = head.str("description", default="")
+    name = head.text("name")
+    description = head.text("description", default="")
     head.done()
 
     d = _Section(data, where, "document")
     document = DocumentSettings(
-        document_code=d.str("document_code"),
-        issuing_state=d.str("issuing_state"),
-        mrz_layout=d.str("mrz_layout", {"vn-cccd", "icao"}),
-        lds_version=d.str("lds_version", default="0108"),
-        unicode_version=d.str("unicode_version", default="040000"),
+        document_code=d.text("document_code"),
+        issuing_state=d.text("issuing_state"),
+        mrz_layout=d.text("mrz_layout", {"vn-cccd", "icao"}),
+        lds_version=d.text("lds_version", default="0108"),
+        unicode_version=d.text("unicode_version", default="040000"),
     )
     d.done()
     if not (len(document.document_code) == 2 and document.document_code[0] in "IAC"):
@@ -238,8 +245,8 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
 
     s = _Section(data, where, "lds")
     lds = LdsSettings(
-        data_groups=s.ints("data_groups", 1, 16),
-        optional_data_groups=s.ints("optional_data_groups", 1, 16, default=[]),
+        data_groups=s.numbers("data_groups", 1, 16),
+        optional_data_groups=s.numbers("optional_data_groups", 1, 16, default=[]),
     )
     s.done()
     if 1 not in lds.data_groups or 2 not in lds.data_groups:
@@ -249,17 +256,17 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
 
     a = _Section(data, where, "access")
     access = AccessSettings(
-        bac=a.bool("bac"),
-        pace_passwords=a.strs("pace_passwords", _PACE_PASSWORDS, default=[]),
-        pace_mapping=a.str("pace_mapping", _PACE_MAPPINGS, default="GM"),
-        pace_curve=a.str("pace_curve", _CURVES, default="brainpoolP256r1"),
-        chip_authentication=a.bool("chip_authentication", default=False),
-        chip_authentication_curve=a.str("chip_authentication_curve", _CURVES, default="secp256r1"),
-        active_authentication=a.str("active_authentication", {"ECDSA", "RSA", "none"}),
-        active_authentication_curve=a.str(
+        bac=a.flag("bac"),
+        pace_passwords=a.texts("pace_passwords", _PACE_PASSWORDS, default=[]),
+        pace_mapping=a.text("pace_mapping", _PACE_MAPPINGS, default="GM"),
+        pace_curve=a.text("pace_curve", _CURVES, default="brainpoolP256r1"),
+        chip_authentication=a.flag("chip_authentication", default=False),
+        chip_authentication_curve=a.text("chip_authentication_curve", _CURVES, default="secp256r1"),
+        active_authentication=a.text("active_authentication", {"ECDSA", "RSA", "none"}),
+        active_authentication_curve=a.text(
             "active_authentication_curve", _CURVES, default="secp256r1"
         ),
-        rsa_bits=a.int("rsa_bits", 1024, 4096, default=2048),
+        rsa_bits=a.number("rsa_bits", 1024, 4096, default=2048),
     )
     a.done()
     if not access.bac and not access.pace_passwords:
@@ -271,22 +278,22 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
 
     p = _Section(data, where, "photo")
     photo = PhotoSettings(
-        format=p.str("format", {"jpeg", "jpeg2000"}),
-        width=p.int("width", 90, 2000),
-        height=p.int("height", 120, 2000),
-        max_bytes=p.int("max_bytes", 2000, 200_000),
-        quality=p.int("quality", 1, 100, default=85),
+        format=p.text("format", {"jpeg", "jpeg2000"}),
+        width=p.number("width", 90, 2000),
+        height=p.number("height", 120, 2000),
+        max_bytes=p.number("max_bytes", 2000, 200_000),
+        quality=p.number("quality", 1, 100, default=85),
     )
     p.done()
 
     e = _Section(data, where, "expiry")
     expiry = ExpirySettings(
-        rule=e.str("rule", {"vn-renewal-ages", "fixed-years"}),
-        renewal_ages=e.ints("renewal_ages", 1, 150, default=[]),
-        grace_years=e.int("grace_years", 0, 10, default=0),
-        no_expiry_from_age=e.int("no_expiry_from_age", 1, 150, default=None),
-        years=e.int("years", 1, 30, default=10),
-        mrz_no_expiry=e.str("mrz_no_expiry", default="<<<<<<"),
+        rule=e.text("rule", {"vn-renewal-ages", "fixed-years"}),
+        renewal_ages=e.numbers("renewal_ages", 1, 150, default=[]),
+        grace_years=e.number("grace_years", 0, 10, default=0),
+        no_expiry_from_age=e.optional_number("no_expiry_from_age", 1, 150),
+        years=e.number("years", 1, 30, default=10),
+        mrz_no_expiry=e.text("mrz_no_expiry", default="<<<<<<"),
     )
     e.done()
     if expiry.rule == "vn-renewal-ages" and not expiry.renewal_ages:
@@ -298,11 +305,11 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
 
     li = _Section(data, where, "limits")
     limits = Limits(
-        full_name=li.int("full_name", 10, 200),
-        place_of_origin=li.int("place_of_origin", 10, 500),
-        place_of_residence=li.int("place_of_residence", 10, 500),
-        identifying_marks=li.int("identifying_marks", 10, 500),
-        other_text=li.int("other_text", 10, 500),
+        full_name=li.number("full_name", 10, 200),
+        place_of_origin=li.number("place_of_origin", 10, 500),
+        place_of_residence=li.number("place_of_residence", 10, 500),
+        identifying_marks=li.number("identifying_marks", 10, 500),
+        other_text=li.number("other_text", 10, 500),
     )
     li.done()
 

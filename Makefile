@@ -1,0 +1,26 @@
+# The two commands of the README: `make demo` and `make test`. Both set up what they need first.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint typecheck unit clean
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	@PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh
+
+test: setup lint typecheck unit
+
+lint:
+	$(BIN)/ruff check cardkit tests scripts benchmarks
+	$(BIN)/ruff format --check cardkit tests scripts benchmarks
+
+typecheck:
+	$(BIN)/mypy --strict cardkit
+
+unit:
+	$(BIN)/pytest
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache .hypothesis

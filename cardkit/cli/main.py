@@ -1,0 +1,75 @@
+"""The `cardkit` command: a thin layer that parses options, calls the library and renders.
+
+Errors are mapped to short messages and exit codes here, in one place. A traceback is shown only
+with ``--verbose``. Exit codes: 0 success, 1 a check found problems (bad records, invalid MRZ or
+files), 2 usage error or unusable input, 3 reader or card error (from the transport issue on).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from cardkit import __version__
+from cardkit.errors import CardkitError
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+
+class CardkitCliError(click.ClickException):
+    """A :class:`CardkitError` shown to the user as one line on stderr."""
+
+    def __init__(self, error: CardkitError) -> None:
+        super().__init__(str(error))
+        self.exit_code = exit_code_for(error)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def exit_code_for(error: CardkitError) -> int:
+    """The one mapping from exception class to exit code."""
+    return EXIT_USAGE
+
+
+class CardkitGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CardkitError as exc:
+            if ctx.find_root().params.get("verbose"):
+                raise
+            raise CardkitCliError(exc) from None
+
+
+@click.group(cls=CardkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show debug logs and full tracebacks.")
+@click.version_option(__version__, prog_name="cardkit")
+def cli(verbose: bool) -> None:
+    """Personalize and verify ICAO 9303 chip identity cards."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register() -> None:
+    # Imported here so that each command module stays independent of this one.
+    from cardkit.cli.lds import lds
+    from cardkit.cli.mrz import mrz
+    from cardkit.cli.records import records
+
+    for command in (records, mrz, lds):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="cardkit")

@@ -1,0 +1,388 @@
+"""Check citizen records and report *every* problem of each one, without stopping at the first.
+
+:func:`validate` turns one :class:`~cardkit.records.load.RawRecord` into a :class:`Validated`: the
+:class:`~cardkit.records.model.CitizenRecord` when the record is good, and the list of
+:class:`Problem` values otherwise. Problems are data, not exceptions, so that a batch carries on
+with the good records and a person fixes all of a record's mistakes in one pass.
+
+Rules (problem codes in brackets; codes are stable identifiers, messages may change):
+
+- shape: a CSV row with the wrong number of cells [row.cells]; a required value empty
+  [field.missing]; text with leading/trailing spaces [text.whitespace] or control characters
+  [text.control]; text longer than the profile's ``[limits]`` [text.length].
+- ID number ``PPP G YY NNNNNN`` (DOMAIN.md §2, :mod:`cardkit.records.idnumber`): 12 digits
+  [id.format]; a known place code [id.province]; G even for men, odd for women [id.sex]; G's
+  century = the birth year's [id.century]; YY = the birth year's last two digits [id.year]; the
+  same number twice in one batch [id.duplicate].
+- dates (YYYY-MM-DD or dd/mm/yyyy): readable [date.format]; a real calendar day [date.invalid];
+  birth < issue [date.order]; neither after ``today`` [date.future]; a given expiry equals the
+  one the profile's rule gives (:mod:`cardkit.records.expiry`) [expiry.mismatch]; an empty expiry
+  is computed; ``Không thời hạn`` (or ``never``) states "no expiry" explicitly.
+- sex M/F (also Nam/Nữ, male/female) [sex.value]; nationality "Việt Nam" on a VNM profile
+  [nationality.value].
+- full name representable in the MRZ: after stripping diacritics (NFD) every letter is A–Z or Đ,
+  single spaces between words [name.mrz] (ICAO 9303-3 §6 transliteration; ``<<`` would read as
+  the surname separator).
+- photo: a file [photo.missing] Pillow decodes [photo.decode], at least the profile's
+  ``[photo]`` width × height so it is never upscaled [photo.size]; fingerprints: at most 2
+  [fingerprint.count], each a file [fingerprint.missing] Pillow decodes [fingerprint.decode].
+- CAN: 6 digits when given [can.format]; old ID (CMND): 9 digits when given [old_id.format].
+
+Unicode: NFC is the canonical form (DG13 carries NFC UTF-8, DOMAIN.md §4). Text in another
+normalisation form (e.g. NFD from a macOS export) is accepted and normalised to NFC; the fields
+concerned are listed in :attr:`Validated.normalised` so that the change is visible, never silent.
+
+Father's and mother's names may be empty (citizens whose parents are unknown); the full name may
+not. Messages name the field, never its value: ID numbers, dates and the CAN are what the chip's
+access keys are made of (DOMAIN.md §1).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from PIL import Image
+
+from cardkit.errors import RecordError
+from cardkit.profile import Profile
+from cardkit.records.expiry import compute_expiry
+from cardkit.records.idnumber import IdNumber, place_name
+from cardkit.records.load import COLUMNS, FINGERPRINT_SEPARATOR, RawRecord
+from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one record. ``field`` is "" when it concerns the whole row."""
+
+    row: int
+    field: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The verdict on one raw record: ``record`` is set exactly when ``problems`` is empty."""
+
+    raw: RawRecord
+    record: CitizenRecord | None
+    problems: tuple[Problem, ...]
+    normalised: tuple[str, ...] = field(default=())  # fields normalised to NFC
+
+    def __post_init__(self) -> None:
+        if (self.record is None) == (not self.problems):
+            raise ValueError("a Validated has a record exactly when it has no problems")
+
+    @property
+    def ok(self) -> bool:
+        return self.record is not None
+
+
+#: Fields that must not be empty (father/mother may be: parents unknown).
+REQUIRED_VALUES = (
+    "id_number",
+    "full_name",
+    "date_of_birth",
+    "sex",
+    "nationality",
+    "ethnicity",
+    "religion",
+    "place_of_origin",
+    "place_of_residence",
+    "date_of_issue",
+    "photo_path",
+)
+
+_SEX_VALUES = {
+    "m": Sex.MALE,
+    "male": Sex.MALE,
+    "nam": Sex.MALE,
+    "f": Sex.FEMALE,
+    "female": Sex.FEMALE,
+    "nữ": Sex.FEMALE,
+}
+_NO_EXPIRY_VALUES = {NO_EXPIRY_TEXT.casefold(), "never"}
+_ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_VN_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
+
+
+class DateShapeError(ValueError):
+    """The text is not shaped like YYYY-MM-DD or dd/mm/yyyy."""
+
+
+def parse_date(text: str) -> date:
+    """Read ``YYYY-MM-DD`` or ``dd/mm/yyyy`` (DG13's form, DOMAIN.md §4).
+
+    Raises DateShapeError when the text has neither shape, ValueError when there is no such day.
+    """
+    if m := _ISO_DATE.fullmatch(text):
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    elif m := _VN_DATE.fullmatch(text):
+        d, mo, y = int(m[1]), int(m[2]), int(m[3])
+    else:
+        raise DateShapeError
+    return date(y, mo, d)
+
+
+def mrz_representable(name: str) -> bool:
+    """True when every letter transliterates to A–Z (ICAO 9303-3 §6) and spaces are single.
+
+    Vietnamese letters decompose (NFD) into a base letter A–Z plus combining marks (breve,
+    circumflex, horn, tone marks), which the MRZ drops; Đ/đ is the one letter that does not
+    decompose (→ D).
+    """
+    if not name or name != name.strip() or "  " in name:
+        return False
+    for ch in unicodedata.normalize("NFD", name):
+        if unicodedata.combining(ch):
+            continue
+        if not ("A" <= ch <= "Z" or "a" <= ch <= "z" or ch in " Đđ"):
+            return False
+    return True
+
+
+def _limits(profile: Profile) -> dict[str, int]:
+    li = profile.limits
+    return {
+        "full_name": li.full_name,
+        "place_of_origin": li.place_of_origin,
+        "place_of_residence": li.place_of_residence,
+        "identifying_marks": li.identifying_marks,
+        "nationality": li.other_text,
+        "ethnicity": li.other_text,
+        "religion": li.other_text,
+        "father_name": li.other_text,
+        "mother_name": li.other_text,
+        "spouse_name": li.other_text,
+    }
+
+
+def _image_problem(path: Path, min_size: tuple[int, int] | None) -> tuple[str, str] | None:
+    """None when ``path`` is an image Pillow fully decodes, large enough; else (kind, why)."""
+    if not path.is_file():
+        return "missing", "file not found"
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode all pixel data, not just the header
+            width, height = im.size
+    except Exception as exc:  # Pillow raises many types on corrupt data; all mean "not usable"
+        return "decode", f"not a decodable image ({type(exc).__name__})"
+    if min_size is not None and (width < min_size[0] or height < min_size[1]):
+        return "size", (
+            f"image is {width}x{height} pixels; the profile needs at least "
+            f"{min_size[0]}x{min_size[1]}"
+        )
+    return None
+
+
+def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
+    """Check one raw record against the rules above; pure apart from reading the image files."""
+    problems: list[Problem] = []
+
+    def add(name: str, code: str, message: str) -> None:
+        problems.append(Problem(raw.row, name, code, message))
+
+    for defect in raw.defects:
+        add("", "row.cells", defect)
+
+    # Text hygiene first: every other rule looks at the NFC form.
+    values: dict[str, str] = {}
+    normalised: list[str] = []
+    for name in COLUMNS:
+        value = raw.get(name)
+        nfc = unicodedata.normalize("NFC", value)
+        if nfc != value:
+            normalised.append(name)
+        values[name] = nfc
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+            add(name, "text.control", f"{name} contains control or unassigned characters")
+        if value != value.strip():
+            add(name, "text.whitespace", f"{name} has leading or trailing spaces")
+    for name in REQUIRED_VALUES:
+        if not values[name].strip():
+            add(name, "field.missing", f"{name} is required")
+    for name, limit in _limits(profile).items():
+        if len(values[name]) > limit:
+            add(name, "text.length", f"{name} is longer than the profile's {limit} characters")
+
+    # Sex and nationality.
+    sex: Sex | None = None
+    if values["sex"].strip():
+        sex = _SEX_VALUES.get(values["sex"].strip().casefold())
+        if sex is None:
+            add("sex", "sex.value", "sex must be M or F (Nam or Nữ)")
+    nationality = values["nationality"]
+    if (
+        nationality.strip()
+        and profile.document.issuing_state == "VNM"
+        and nationality != "Việt Nam"
+    ):
+        add("nationality", "nationality.value", "nationality must be 'Việt Nam' on this card")
+
+    # Dates.
+    def read_date(name: str) -> date | None:
+        text = values[name].strip()
+        if not text:
+            return None
+        try:
+            return parse_date(text)
+        except DateShapeError:
+            add(name, "date.format", f"{name} is not a date: write YYYY-MM-DD or dd/mm/yyyy")
+        except ValueError:
+            add(name, "date.invalid", f"{name} is not a real calendar day")
+        return None
+
+    dob = read_date("date_of_birth")
+    issued = read_date("date_of_issue")
+    expiry_text = values["date_of_expiry"].strip()
+    explicit_no_expiry = expiry_text.casefold() in _NO_EXPIRY_VALUES
+    given_expiry = None if explicit_no_expiry else read_date("date_of_expiry")
+    if dob is not None and dob > today:
+        add("date_of_birth", "date.future", "date_of_birth is after today")
+    if issued is not None and issued > today:
+        add("date_of_issue", "date.future", "date_of_issue is after today")
+    expiry: date | None = None
+    expiry_known = False
+    if dob is not None and issued is not None:
+        if dob >= issued:
+            add("date_of_issue", "date.order", "date_of_issue must be after date_of_birth")
+        else:
+            expected = compute_expiry(dob, issued, profile.expiry)
+            if not expiry_text:
+                expiry, expiry_known = expected, True
+            elif explicit_no_expiry or given_expiry is not None:
+                expiry, expiry_known = given_expiry, True
+                if given_expiry != expected:
+                    rule = profile.expiry.rule
+                    add(
+                        "date_of_expiry",
+                        "expiry.mismatch",
+                        f"date_of_expiry does not follow the profile's {rule} rule for this "
+                        "date_of_birth and date_of_issue (leave it empty to compute it)",
+                    )
+
+    # ID number PPP G YY NNNNNN.
+    id_text = values["id_number"].strip()
+    if id_text:
+        try:
+            number: IdNumber | None = IdNumber.parse(id_text)
+        except RecordError:
+            number = None
+            add("id_number", "id.format", "id_number must be exactly 12 digits")
+        if number is not None:
+            if place_name(number.place_code) is None:
+                add(
+                    "id_number",
+                    "id.province",
+                    "id_number: the first 3 digits are not a province code "
+                    "(Circular 07/2016/TT-BCA, Annex I)",
+                )
+            if sex is not None and number.sex is not sex:
+                add("id_number", "id.sex", "id_number: the 4th digit does not match sex")
+            if dob is not None:
+                if number.century != dob.year // 100 * 100:
+                    add(
+                        "id_number",
+                        "id.century",
+                        "id_number: the 4th digit does not match the century of date_of_birth",
+                    )
+                if number.year_digits != f"{dob.year % 100:02d}":
+                    add(
+                        "id_number",
+                        "id.year",
+                        "id_number: digits 5-6 are not the last two digits of the birth year",
+                    )
+
+    # Names.
+    full_name = values["full_name"]
+    if full_name.strip() and not mrz_representable(full_name):
+        add(
+            "full_name",
+            "name.mrz",
+            "full_name has a character the MRZ cannot transliterate (letters A-Z with "
+            "Vietnamese marks, Đ, single spaces)",
+        )
+
+    # Images.
+    photo_text = values["photo_path"].strip()
+    if photo_text:
+        min_size = (profile.photo.width, profile.photo.height)
+        if found := _image_problem(Path(photo_text), min_size):
+            add("photo_path", f"photo.{found[0]}", f"photo_path: {found[1]}")
+    prints_text = values["fingerprint_paths"].strip()
+    prints = [p.strip() for p in prints_text.split(FINGERPRINT_SEPARATOR)] if prints_text else []
+    if len(prints) > 2:
+        add(
+            "fingerprint_paths",
+            "fingerprint.count",
+            f"fingerprint_paths lists {len(prints)} images; at most 2 (right and left index)",
+        )
+    for index, text in enumerate(prints, start=1):
+        if not text:
+            add("fingerprint_paths", "fingerprint.missing", f"fingerprint {index}: empty path")
+        elif found := _image_problem(Path(text), None):
+            add("fingerprint_paths", f"fingerprint.{found[0]}", f"fingerprint {index}: {found[1]}")
+
+    # Numbers that are optional.
+    can = values["can"].strip()
+    if can and not (len(can) == 6 and all("0" <= c <= "9" for c in can)):
+        add("can", "can.format", "can must be 6 digits")
+    old_id = values["old_id_number"].strip()
+    if old_id and not (len(old_id) == 9 and all("0" <= c <= "9" for c in old_id)):
+        add("old_id_number", "old_id.format", "old_id_number must be 9 digits (CMND)")
+
+    record: CitizenRecord | None = None
+    if not problems:
+        assert sex is not None and dob is not None and issued is not None and expiry_known
+        try:
+            record = CitizenRecord(
+                id_number=id_text,
+                full_name=full_name,
+                date_of_birth=dob,
+                sex=sex,
+                nationality=nationality,
+                ethnicity=values["ethnicity"],
+                religion=values["religion"],
+                place_of_origin=values["place_of_origin"],
+                place_of_residence=values["place_of_residence"],
+                identifying_marks=values["identifying_marks"],
+                date_of_issue=issued,
+                date_of_expiry=expiry,
+                father_name=values["father_name"],
+                mother_name=values["mother_name"],
+                spouse_name=values["spouse_name"],
+                old_id_number=old_id,
+                photo_path=Path(photo_text),
+                fingerprint_paths=tuple(Path(p) for p in prints),
+                can=can or None,
+            )
+        except RecordError as exc:  # a rule above should have caught it; report, never crash
+            add("", "record.invalid", str(exc))
+    return Validated(raw, record, tuple(problems), tuple(normalised))
+
+
+def validate_all(raws: Iterable[RawRecord], profile: Profile, today: date) -> list[Validated]:
+    """Validate each record, then flag ID numbers that occur more than once in the batch."""
+    results = [validate(raw, profile, today) for raw in raws]
+    first_row: dict[str, int] = {}
+    for i, result in enumerate(results):
+        id_text = unicodedata.normalize("NFC", result.raw.get("id_number")).strip()
+        if not id_text:
+            continue
+        if id_text not in first_row:
+            first_row[id_text] = result.raw.row
+            continue
+        dup = Problem(
+            result.raw.row,
+            "id_number",
+            "id.duplicate",
+            f"id_number repeats the record at row {first_row[id_text]}",
+        )
+        results[i] = replace(result, record=None, problems=(*result.problems, dup))
+    return results
