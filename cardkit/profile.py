@@ -37,6 +37,7 @@ class DocumentSettings:
     mrz_layout: MrzLayout  # "vn-cccd": DOMAIN.md §3; "icao": plain 9303-5 TD1
     lds_version: str  # EF.COM tag 5F01, four digits "aabb" (9303-10 §4.6.1)
     unicode_version: str  # EF.COM tag 5F36, six digits "aabbcc"
+    issuing_authority: str  # DG12 tag 5F19 and the card face's issuer line
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
         mrz_layout=d.text("mrz_layout", {"vn-cccd", "icao"}),
         lds_version=d.text("lds_version", default="0108"),
         unicode_version=d.text("unicode_version", default="040000"),
+        issuing_authority=d.text("issuing_authority", default=""),
     )
     d.done()
     if not (len(document.document_code) == 2 and document.document_code[0] in "IAC"):

@@ -7,10 +7,19 @@ from datetime import date
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from cardkit.errors import CardkitError
+from cardkit.errors import CardkitError, EncodingError
+from cardkit.lds import files
+from cardkit.lds.build import ChipPublicKeys
 from cardkit.lds.decode import decode_file
 from cardkit.profile import load_profile
+from cardkit.services.lds_build import (
+    build_record_files,
+    load_public_key,
+    select_record,
+    write_files,
+)
 
 EXIT_PROBLEMS = 1
 
@@ -92,6 +101,8 @@ def dump(path: Path, as_json: bool) -> None:
         else:
             entry.update(file=spec.name, size=len(content.raw), content=content.describe())
         results.append(entry)
+    order = {spec.name: i for i, spec in enumerate(files.ALL_FILES)}
+    results.sort(key=lambda e: (order.get(str(e.get("file")), len(order)), str(e["path"])))
 
     if as_json:
         click.echo(json.dumps(results, ensure_ascii=False, indent=2, default=_json_default))
@@ -105,3 +116,50 @@ def dump(path: Path, as_json: bool) -> None:
                 click.echo(line)
     if failed:
         raise SystemExit(EXIT_PROBLEMS)
+
+
+@lds.command()
+@click.argument("records_file", metavar="RECORDS", type=click.Path(exists=True, path_type=Path))
+@click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
+@click.option("--row", type=int, help="The record's row, as `records check` numbers it.")
+@click.option("--id-number", help="Pick the record by its 12-digit ID number instead.")
+@click.option(
+    "--ca-public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM EC public key of the chip's chip-authentication key (adds DG14).",
+)
+@click.option(
+    "--aa-public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key of the chip's active-authentication key (adds DG15).",
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+def build(
+    records_file: Path,
+    profile_name: str,
+    row: int | None,
+    id_number: str | None,
+    ca_public_key: Path | None,
+    aa_public_key: Path | None,
+    out_dir: Path,
+) -> None:
+    """Build the LDS files of one record (EF.SOD excepted: it is signed by the PKI).
+
+    Without the chip's public keys, DG14 and DG15 are left out and EF.COM does not list them.
+    """
+    profile = load_profile(profile_name)
+    chosen = select_record(records_file, profile, date.today(), row=row, id_number=id_number)
+    if chosen.record is None:
+        for problem in chosen.problems:
+            click.echo(f"row {problem.row}: {problem.field}: {problem.message}", err=True)
+        raise click.ClickException(f"row {chosen.raw.row} is not a valid record")
+    keys = None
+    if ca_public_key or aa_public_key:
+        ca = load_public_key(ca_public_key) if ca_public_key else None
+        if ca is not None and not isinstance(ca, ec.EllipticCurvePublicKey):
+            raise EncodingError(f"{ca_public_key}: chip authentication needs an EC key")
+        aa = load_public_key(aa_public_key) if aa_public_key else None
+        keys = ChipPublicKeys(chip_authentication=ca, active_authentication=aa)
+    built = build_record_files(chosen.record, profile, keys)
+    for path in write_files(built, out_dir):
+        click.echo(f"wrote {path} ({path.stat().st_size} bytes)")

@@ -20,17 +20,6 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
-class CardkitCliError(click.ClickException):
-    """A :class:`CardkitError` shown to the user as one line on stderr."""
-
-    def __init__(self, error: CardkitError) -> None:
-        super().__init__(str(error))
-        self.exit_code = exit_code_for(error)
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
 def exit_code_for(error: CardkitError) -> int:
     """The one mapping from exception class to exit code."""
     return EXIT_USAGE
@@ -43,7 +32,8 @@ class CardkitGroup(click.Group):
         except CardkitError as exc:
             if ctx.find_root().params.get("verbose"):
                 raise
-            raise CardkitCliError(exc) from None
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exit_code_for(exc))
 
 
 @click.group(cls=CardkitGroup, context_settings={"help_option_names": ["-h", "--help"]})

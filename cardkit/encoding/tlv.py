@@ -165,7 +165,9 @@ def decode_single(data: bytes, expected_tag: int | None = None, *, what: str = "
     if expected_tag is not None and tlv.tag != expected_tag:
         raise EncodingError(f"{label}: expected tag {expected_tag:X}, found {tlv.tag:X}", offset=0)
     if end != len(data):
-        raise EncodingError(f"{label}: {len(data) - end} unexpected bytes after the TLV", offset=end)
+        raise EncodingError(
+            f"{label}: {len(data) - end} unexpected bytes after the TLV", offset=end
+        )
     return tlv
 
 

@@ -31,17 +31,18 @@ class LdsFile(Protocol):
     def describe(self) -> dict[str, object]: ...
 
 
-_BY_TAG: dict[int, Callable[[bytes], LdsFile]] = {
-    files.COM.tag: Com.from_bytes,
-    files.SOD.tag: Sod.from_bytes,
-    files.dg(1).tag: Dg1.from_bytes,
-    files.dg(2).tag: Dg2.from_bytes,
-    files.dg(3).tag: Dg3.from_bytes,
-    files.dg(11).tag: Dg11.from_bytes,
-    files.dg(12).tag: Dg12.from_bytes,
-    files.dg(13).tag: Dg13.from_bytes,
-    files.dg(14).tag: Dg14.from_bytes,
-    files.dg(15).tag: Dg15.from_bytes,
+_DECODERS: dict[files.FileSpec, Callable[[bytes], LdsFile]] = {
+    files.COM: Com.from_bytes,
+    files.SOD: Sod.from_bytes,
+    files.dg(1): Dg1.from_bytes,
+    files.dg(2): Dg2.from_bytes,
+    files.dg(3): Dg3.from_bytes,
+    files.dg(11): Dg11.from_bytes,
+    files.dg(12): Dg12.from_bytes,
+    files.dg(13): Dg13.from_bytes,
+    files.dg(14): Dg14.from_bytes,
+    files.dg(15): Dg15.from_bytes,
+    files.CARD_ACCESS: CardAccess.from_bytes,
 }
 _SET_TAG = 0x31  # EF.CardAccess is a bare DER SET OF SecurityInfo (9303-11 §9.2.1)
 
@@ -59,9 +60,7 @@ def identify(data: bytes) -> files.FileSpec:
 def decode_file(data: bytes) -> tuple[files.FileSpec, LdsFile]:
     """Decode an LDS file whatever it is; EncodingError for unknown or malformed content."""
     spec = identify(data)
-    if spec is files.CARD_ACCESS:
-        return spec, CardAccess.from_bytes(data)
-    decoder = _BY_TAG.get(spec.tag or -1)
+    decoder = _DECODERS.get(spec)
     if decoder is None:
-        raise EncodingError(f"{spec.name} (tag {spec.tag:X}) is recognised but not decoded yet")
+        raise EncodingError(f"{spec.name} is recognised but cardkit does not decode it yet")
     return spec, decoder(data)

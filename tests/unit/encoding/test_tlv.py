@@ -11,7 +11,9 @@ from cardkit.errors import EncodingError
 
 # Tags as ICAO 9303-10 §4.7 prints them: one byte (61 DG1), two bytes (5F1F MRZ, 7F61 biometric
 # group template), and a three-byte form allowed by ISO/IEC 8825-1 §8.1.2.4.
-TAGS = st.sampled_from([0x01, 0x30, 0x5C, 0x60, 0x61, 0x75, 0x5F1F, 0x5F2E, 0x7F61, 0x7F2E, 0xBF8101])
+TAGS = st.sampled_from(
+    [0x01, 0x30, 0x5C, 0x60, 0x61, 0x75, 0x5F1F, 0x5F2E, 0x7F61, 0x7F2E, 0xBF8101]
+)
 
 
 def test_length_forms_iso_8825_1() -> None:
@@ -25,7 +27,8 @@ def test_length_forms_iso_8825_1() -> None:
 
 
 def test_dg1_header_from_9303_10() -> None:
-    # ICAO 9303-10 §4.7.1: DG1 is 61 5D 5F 1F 5A + 90 MRZ characters for a TD1 (61 5B 5F 1F 58 for TD3).
+    # ICAO 9303-10 §4.7.1: DG1 = 61 L { 5F1F L <MRZ> }; for the 90 characters of a TD1 the
+    # lengths are 5D and 5A (5B and 58 for the 88 of a TD3).
     mrz = b"<" * 90
     encoded = tlv.encode(0x61, tlv.encode(0x5F1F, mrz))
     assert encoded[:5] == bytes.fromhex("615D5F1F5A")

@@ -9,13 +9,24 @@ from cardkit.lds import files
 
 
 def test_table_values_from_9303_10() -> None:
-    # 9303-10 Table 32: EF.COM 011E / SFI 1E tag 60; EF.SOD 011D / 1D tag 77; EF.CardAccess 011C / 1C.
+    # 9303-10 Table 32: EF.COM 011E / SFI 1E, tag 60; EF.SOD 011D / 1D, tag 77;
+    # EF.CardAccess 011C / 1C.
     assert (files.COM.fid, files.COM.sfi, files.COM.tag) == (0x011E, 0x1E, 0x60)
     assert (files.SOD.fid, files.SOD.sfi, files.SOD.tag) == (0x011D, 0x1D, 0x77)
     assert (files.CARD_ACCESS.fid, files.CARD_ACCESS.sfi) == (0x011C, 0x1C)
     assert files.CARD_ACCESS.in_master_file
     # DG1 61, DG2 75, DG3 63, DG11 6B, DG13 6D, DG14 6E, DG15 6F, DG16 70; FID 0100+n, SFI n.
-    expected = {1: 0x61, 2: 0x75, 3: 0x63, 11: 0x6B, 12: 0x6C, 13: 0x6D, 14: 0x6E, 15: 0x6F, 16: 0x70}
+    expected = {
+        1: 0x61,
+        2: 0x75,
+        3: 0x63,
+        11: 0x6B,
+        12: 0x6C,
+        13: 0x6D,
+        14: 0x6E,
+        15: 0x6F,
+        16: 0x70,
+    }
     for n, tag in expected.items():
         spec = files.dg(n)
         assert (spec.tag, spec.fid, spec.sfi, spec.dg) == (tag, 0x0100 + n, n, n)

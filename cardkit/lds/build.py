@@ -1,0 +1,254 @@
+"""Build a card's LDS files from a validated citizen record and a profile.
+
+Pure: the caller passes the photo and fingerprint bytes and the chip's public keys (generated and
+kept by the PKI layer); this module only encodes. EF.SOD is not built here: it is signed by the
+PKI layer over the files returned (ICAO 9303-10 §4.6.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from cardkit.encoding import oids
+from cardkit.encoding.mrz import Td1, build_td1, build_vn_td1
+from cardkit.errors import EncodingError
+from cardkit.lds import dg3 as dg3_module
+from cardkit.lds import files
+from cardkit.lds.card_access import CardAccess
+from cardkit.lds.com import Com
+from cardkit.lds.dg1 import Dg1
+from cardkit.lds.dg2 import Dg2
+from cardkit.lds.dg3 import Dg3, FingerImage
+from cardkit.lds.dg11 import Dg11
+from cardkit.lds.dg12 import Dg12
+from cardkit.lds.dg13 import Dg13
+from cardkit.lds.dg14 import Dg14
+from cardkit.lds.dg15 import Dg15
+from cardkit.lds.image import fit_face, fit_finger
+from cardkit.lds.security_infos import (
+    ActiveAuthenticationInfo,
+    ChipAuthenticationInfo,
+    ChipAuthenticationPublicKeyInfo,
+    PaceInfo,
+    SecurityInfo,
+)
+from cardkit.profile import Profile
+from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
+
+#: Standardized domain parameter IDs of the curves a profile may name (9303-11 §9.5.1 Table 6).
+CURVE_PARAMETER_IDS = {
+    "secp256r1": 12,
+    "brainpoolP256r1": 13,
+    "secp384r1": 15,
+    "brainpoolP384r1": 16,
+    "brainpoolP512r1": 17,
+    "secp521r1": 18,
+}
+#: PACE with ECDH and AES-128 session keys for each mapping (TR-03110-3 A.1.1.1).
+PACE_PROTOCOLS = {
+    "GM": oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128,
+    "IM": oids.ID_PACE_ECDH_IM_AES_CBC_CMAC_128,
+    "CAM": oids.ID_PACE_ECDH_CAM_AES_CBC_CMAC_128,
+}
+
+# Finger images (DG3): 500 ppi, the resolution ISO/IEC 19794-4 §8.3 (level 31) asks for, a
+# 400 × 500 window (0.8 × 1 inch, a flat index-finger impression), JPEG 2000 as ICAO recommends.
+FINGER_WIDTH, FINGER_HEIGHT, FINGER_MAX_BYTES, FINGER_QUALITY_DB = 400, 500, 20_000, 40.0
+# Right index then left index: the two fingers the CCCD records (DOMAIN.md §1).
+FINGER_POSITIONS = (dg3_module.POSITION_RIGHT_INDEX, dg3_module.POSITION_LEFT_INDEX)
+
+# ISO/IEC 19794-5 §5.5.3 gender codes.
+_GENDER = {Sex.MALE: 1, Sex.FEMALE: 2}
+
+
+@dataclass(frozen=True)
+class ChipPublicKeys:
+    """The public halves of the chip's key pairs, published in DG14 and DG15."""
+
+    chip_authentication: ec.EllipticCurvePublicKey | None = None
+    active_authentication: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None
+
+
+@dataclass(frozen=True)
+class LdsFiles:
+    """The encoded files of one card, keyed by their :class:`~cardkit.lds.files.FileSpec`."""
+
+    mrz: Td1
+    files: dict[files.FileSpec, bytes] = field(repr=False)
+
+    def data_groups(self) -> dict[int, bytes]:
+        return {spec.dg: data for spec, data in self.files.items() if spec.dg is not None}
+
+
+def build_mrz(record: CitizenRecord, profile: Profile) -> Td1:
+    """The card's TD1 MRZ in the profile's layout (DOMAIN.md §3 or plain 9303-5)."""
+    doc = profile.document
+    if doc.mrz_layout == "vn-cccd":
+        return build_vn_td1(
+            record.id_number,
+            record.full_name,
+            record.date_of_birth,
+            record.sex.value,
+            record.date_of_expiry,
+            no_expiry=profile.expiry.mrz_no_expiry,
+            issuing_state=doc.issuing_state,
+            document_code=doc.document_code,
+            nationality=doc.issuing_state,
+        )
+    surname, _, given = record.full_name.partition(" ")
+    return build_td1(
+        issuing_state=doc.issuing_state,
+        document_code=doc.document_code,
+        document_number=record.document_number,
+        date_of_birth=record.date_of_birth,
+        sex=record.sex.value,
+        date_of_expiry=record.date_of_expiry,
+        nationality=doc.issuing_state,
+        primary_identifier=surname,
+        secondary_identifier=given,
+        optional_data=record.id_number,
+    )
+
+
+def _dmy(d: date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def _dg13(record: CitizenRecord) -> Dg13:
+    """DG13 with every field of DOMAIN.md §4 that the record carries."""
+    return Dg13.build(
+        id_number=record.id_number,
+        full_name=record.full_name,
+        date_of_birth=_dmy(record.date_of_birth),
+        sex=record.sex.vietnamese,
+        nationality=record.nationality,
+        ethnicity=record.ethnicity,
+        religion=record.religion,
+        place_of_origin=record.place_of_origin,
+        place_of_residence=record.place_of_residence,
+        identifying_marks=record.identifying_marks,
+        date_of_issue=_dmy(record.date_of_issue),
+        date_of_expiry=(
+            NO_EXPIRY_TEXT if record.date_of_expiry is None else _dmy(record.date_of_expiry)
+        ),
+        father_name=record.father_name,
+        mother_name=record.mother_name,
+        spouse_name=record.spouse_name,
+        old_id_number=record.old_id_number or None,
+    )
+
+
+def _pace_infos(profile: Profile) -> list[SecurityInfo]:
+    access = profile.access
+    if not access.pace_passwords:
+        return []
+    protocol = PACE_PROTOCOLS[access.pace_mapping]
+    return [PaceInfo.build(protocol, CURVE_PARAMETER_IDS[access.pace_curve])]
+
+
+def _spki(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _dg14(profile: Profile, keys: ChipPublicKeys) -> Dg14:
+    """DG14: the PACE infos again (9303-11 §9.2: DG14 repeats them under the SOD's protection),
+    chip authentication (TR-03110-3 A.1.1.2) and, for ECDSA AA, its algorithm (9303-11 §6.1)."""
+    infos = _pace_infos(profile)
+    if profile.access.chip_authentication:
+        if keys.chip_authentication is None:
+            raise EncodingError("DG14: the profile asks for chip authentication but no CA key")
+        infos.append(ChipAuthenticationInfo.build(oids.ID_CA_ECDH_AES_CBC_CMAC_128, version=1))
+        infos.append(
+            ChipAuthenticationPublicKeyInfo.build(oids.ID_PK_ECDH, _spki(keys.chip_authentication))
+        )
+    if profile.access.active_authentication == "ECDSA":
+        infos.append(ActiveAuthenticationInfo.build(oids.ECDSA_PLAIN_SHA256))
+    return Dg14.build(infos)
+
+
+def _dg3(fingerprints: Sequence[bytes]) -> Dg3:
+    fingers = []
+    for position, image in zip(FINGER_POSITIONS, fingerprints, strict=False):
+        fitted = fit_finger(
+            image, FINGER_WIDTH, FINGER_HEIGHT, "jpeg2000", FINGER_MAX_BYTES, FINGER_QUALITY_DB
+        )
+        fingers.append(FingerImage(position, fitted.data, fitted.width, fitted.height))
+    return Dg3.build(fingers, compression=dg3_module.COMPRESSION_JPEG2000)
+
+
+def build_lds(
+    record: CitizenRecord,
+    profile: Profile,
+    *,
+    photo: bytes,
+    fingerprints: Sequence[bytes] = (),
+    keys: ChipPublicKeys | None = None,
+) -> LdsFiles:
+    """Every LDS file of the profile for ``record`` (EF.SOD excepted), plus EF.CardAccess.
+
+    DG14 and DG15 need the chip's public keys: without ``keys`` they are left out (and EF.COM
+    does not list them), which is what ``cardkit lds build`` does before the PKI exists.
+    Raises :class:`~cardkit.errors.ImageError` when the photo cannot be fitted to the profile.
+    """
+    wanted = set(profile.lds.data_groups)
+    if fingerprints:
+        wanted |= {3} & set(profile.lds.optional_data_groups)
+    mrz = build_mrz(record, profile)
+    out: dict[int, bytes] = {1: bytes(Dg1.build(mrz))}
+
+    face = fit_face(
+        photo,
+        profile.photo.width,
+        profile.photo.height,
+        profile.photo.format,
+        profile.photo.max_bytes,
+        profile.photo.quality,
+    )
+    out[2] = bytes(Dg2.build(face.data, face.width, face.height, gender=_GENDER[record.sex]))
+    if 3 in wanted and fingerprints:
+        out[3] = bytes(_dg3(fingerprints))
+    if 11 in wanted:
+        surname, _, given = record.full_name.partition(" ")
+        out[11] = bytes(
+            Dg11.build(
+                full_name=f"{surname}<<{given.replace(' ', '<')}",
+                personal_number=record.id_number,
+                full_date_of_birth=record.date_of_birth.strftime("%Y%m%d"),
+                place_of_birth=record.place_of_origin,
+                address=record.place_of_residence,
+            )
+        )
+    if 12 in wanted:
+        out[12] = bytes(
+            Dg12.build(
+                issuing_authority=profile.document.issuing_authority or None,
+                date_of_issue=record.date_of_issue.strftime("%Y%m%d"),
+            )
+        )
+    if 13 in wanted:
+        out[13] = bytes(_dg13(record))
+    if keys is not None:
+        if 14 in wanted:
+            out[14] = bytes(_dg14(profile, keys))
+        if 15 in wanted and profile.access.active_authentication != "none":
+            if keys.active_authentication is None:
+                raise EncodingError("DG15: the profile asks for active authentication but no key")
+            out[15] = bytes(Dg15.build(keys.active_authentication))
+
+    result: dict[files.FileSpec, bytes] = {
+        files.COM: bytes(
+            Com.build(profile.document.lds_version, profile.document.unicode_version, sorted(out))
+        )
+    }
+    result.update((files.dg(n), data) for n, data in sorted(out.items()))
+    pace = _pace_infos(profile)
+    if pace:
+        result[files.CARD_ACCESS] = bytes(CardAccess.build(pace))
+    return LdsFiles(mrz, result)
