@@ -25,35 +25,16 @@ import csv
 import io
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from cardkit.errors import RecordError
+from cardkit.records.model import CitizenRecord
 
 #: Every column a records file may have: the CitizenRecord fields.
-COLUMNS: tuple[str, ...] = (
-    "id_number",
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "nationality",
-    "ethnicity",
-    "religion",
-    "place_of_origin",
-    "place_of_residence",
-    "identifying_marks",
-    "date_of_issue",
-    "date_of_expiry",
-    "father_name",
-    "mother_name",
-    "spouse_name",
-    "old_id_number",
-    "photo_path",
-    "fingerprint_paths",
-    "can",
-)
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CitizenRecord))
 
 #: Columns a file must have; the others default to "" (none / compute it).
 REQUIRED_COLUMNS: tuple[str, ...] = (

@@ -52,7 +52,7 @@ from cardkit.errors import RecordError
 from cardkit.profile import Profile
 from cardkit.records.expiry import compute_expiry
 from cardkit.records.idnumber import IdNumber, place_name
-from cardkit.records.load import COLUMNS, FINGERPRINT_SEPARATOR, RawRecord
+from cardkit.records.load import COLUMNS, FINGERPRINT_SEPARATOR, REQUIRED_COLUMNS, RawRecord
 from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
 
 
@@ -85,19 +85,7 @@ class Validated:
 
 
 #: Fields that must not be empty (father/mother may be: parents unknown).
-REQUIRED_VALUES = (
-    "id_number",
-    "full_name",
-    "date_of_birth",
-    "sex",
-    "nationality",
-    "ethnicity",
-    "religion",
-    "place_of_origin",
-    "place_of_residence",
-    "date_of_issue",
-    "photo_path",
-)
+REQUIRED_VALUES = REQUIRED_COLUMNS
 
 _SEX_VALUES = {
     "m": Sex.MALE,
