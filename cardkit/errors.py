@@ -37,3 +37,14 @@ class RecordError(CardkitError):
     Per-record validation problems are not exceptions: they are collected into a report so that a
     batch carries on with the good records (see :mod:`cardkit.records.validate`).
     """
+
+
+class PkiError(CardkitError):
+    """A certificate, CRL, master list or signature that is malformed, invalid or not trusted."""
+
+
+class KeyStoreError(PkiError):
+    """A key store that cannot be opened or used: missing key, wrong password or PIN, bad URI.
+
+    Messages name the store and the key, never a password, PIN or key material.
+    """
