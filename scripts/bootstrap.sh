@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 #   python3 python3-venv python3-dev gcc  the interpreter, venv/ensurepip, headers for native builds
 #   libpcsclite-dev swig pkg-config       pyscard has no Linux wheel: it builds against PC/SC lite
 #   openssl                               the tests check SODs and certificates with the real openssl
-PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl)
+#   softhsm2                              a real PKCS#11 token for the HSM key-store backend
+PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
