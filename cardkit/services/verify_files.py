@@ -1,0 +1,94 @@
+"""Passive authentication of card images and of LDS files read earlier (``cardkit verify-files``).
+
+A folder is recognised by what it holds: a card image (``manifest.json``, its hashes checked
+first), a folder of LDS files (``EF.SOD.bin``, ``DG1.bin`` … or any names: files are identified by
+their tags), or a folder of such folders (a prepared batch), verified one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cardkit.errors import CardkitError
+from cardkit.lds import files
+from cardkit.lds.com import Com
+from cardkit.lds.decode import identify
+from cardkit.pki.passive import passive_authentication
+from cardkit.pki.trust import TrustStore
+from cardkit.report import Check, Report, Status
+from cardkit.services.card_image import MANIFEST, CardImageError, read_card_image
+
+
+@dataclass(frozen=True)
+class FolderReport:
+    path: Path
+    report: Report
+
+
+def _load_lds_folder(folder: Path) -> dict[files.FileSpec, bytes]:
+    found: dict[files.FileSpec, bytes] = {}
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith(".") or path.suffix in (".json", ".sealed"):
+            continue
+        data = path.read_bytes()
+        try:
+            spec = identify(data)
+        except CardkitError:
+            continue  # not an LDS file: ignored, as `lds dump` reports such files
+        found[spec] = data
+    return found
+
+
+def _com_groups(lds: dict[files.FileSpec, bytes]) -> tuple[list[int] | None, Check | None]:
+    data = lds.get(files.COM)
+    if data is None:
+        return None, None
+    try:
+        return list(Com.from_bytes(data).data_groups), None
+    except CardkitError as exc:
+        return None, Check("com.parse", "EF.COM decodes", Status.FAIL, str(exc), "9303-10 §4.6.1")
+
+
+def verify_folder(folder: Path, trust: TrustStore, at: datetime) -> Report:
+    """Every check on one card image or LDS folder; never raises on bad content."""
+    checks: list[Check] = []
+    lds: dict[files.FileSpec, bytes]
+    if (folder / MANIFEST).exists():
+        try:
+            image = read_card_image(folder)
+        except CardImageError as exc:
+            checks.append(
+                Check("image.manifest", "Files match the manifest", Status.FAIL, str(exc))
+            )
+            lds = _load_lds_folder(folder)
+        else:
+            checks.append(
+                Check("image.manifest", "Files match the manifest", Status.PASS, "all hashes match")
+            )
+            lds = dict(image.files)
+    else:
+        lds = _load_lds_folder(folder)
+    com, com_check = _com_groups(lds)
+    if com_check is not None:
+        checks.append(com_check)
+    sod = lds.get(files.SOD, b"")
+    groups = {spec.dg: data for spec, data in lds.items() if spec.dg is not None}
+    checks.extend(passive_authentication(sod, groups, trust, at=at, com_data_groups=com))
+    return Report(tuple(checks))
+
+
+def card_folders(path: Path) -> Iterator[Path]:
+    """``path`` itself when it holds a card, else its sub-folders that do (a prepared batch)."""
+    if (path / MANIFEST).exists() or any(p.suffix == ".bin" for p in path.iterdir()):
+        yield path
+        return
+    for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if (sub / MANIFEST).exists() or any(p.suffix == ".bin" for p in sub.iterdir()):
+            yield sub
+
+
+def verify_files(path: Path, trust: TrustStore, at: datetime) -> list[FolderReport]:
+    return [FolderReport(folder, verify_folder(folder, trust, at)) for folder in card_folders(path)]

@@ -1,0 +1,275 @@
+"""Tests for cardkit.pki.masterlist: build → OpenSSL cms -verify, read/verify, malformed input."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cardkit.encoding import oids
+from cardkit.errors import EncodingError, PkiError
+from cardkit.pki.algorithms import generate_private_key
+from cardkit.pki.certs import create_csca, issue_dsc, issue_master_list_signer
+from cardkit.pki.masterlist import (
+    MasterList,
+    create_master_list,
+    read_master_list,
+    verify_master_list,
+)
+from cardkit.pki.signer import LocalSigner, SignatureScheme
+
+
+def T(year: int, month: int = 1) -> datetime:
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def openssl() -> str:
+    path = shutil.which("openssl")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("openssl is required in CI")
+        pytest.skip("openssl not installed")
+    return path
+
+
+_DE = LocalSigner(generate_private_key("ec:brainpoolP256r1"), "de")
+_VN = LocalSigner(generate_private_key("ec:secp256r1"), "vn")
+_MLS = LocalSigner(generate_private_key("ec:secp384r1"), "mls")
+
+
+def _csca(signer: LocalSigner, country: str) -> cx509.Certificate:
+    return create_csca(
+        signer,
+        country=country,
+        common_name=f"CSCA {country}",
+        serial=1,
+        not_before=T(2024),
+        not_after=T(2040),
+        private_key_usage_end=T(2030),
+        scheme=SignatureScheme(),
+    )
+
+
+CSCA_DE = _csca(_DE, "DE")
+CSCA_VN = _csca(_VN, "VN")
+MLS_CERT = issue_master_list_signer(
+    _DE,
+    CSCA_DE,
+    _MLS.public_key(),
+    common_name="Master List Signer",
+    serial=9,
+    not_before=T(2024),
+    not_after=T(2030),
+    private_key_usage_end=T(2027),
+    scheme=SignatureScheme(),
+)
+
+
+@pytest.fixture(scope="module")
+def rsa_mls() -> tuple[LocalSigner, cx509.Certificate]:
+    signer = LocalSigner(generate_private_key("rsa:2048"), "rsa-mls")
+    cert = issue_master_list_signer(
+        _DE,
+        CSCA_DE,
+        signer.public_key(),
+        common_name="MLS RSA",
+        serial=10,
+        not_before=T(2024),
+        not_after=T(2030),
+        private_key_usage_end=T(2027),
+        scheme=SignatureScheme("sha384"),
+    )
+    return signer, cert
+
+
+def _ml(
+    certs: list[cx509.Certificate] | None = None,
+    scheme: SignatureScheme | None = None,
+    signer: LocalSigner = _MLS,
+    signer_cert: cx509.Certificate = MLS_CERT,
+) -> bytes:
+    return create_master_list(
+        signer,
+        signer_cert,
+        certs or [CSCA_DE, CSCA_VN],
+        signing_time=T(2025, 3),
+        scheme=scheme or SignatureScheme(),
+    )
+
+
+@pytest.mark.parametrize("scheme", [SignatureScheme("sha256"), SignatureScheme("sha512")], ids=str)
+def test_ec_master_list_verifies_with_openssl(tmp_path: Path, scheme: SignatureScheme) -> None:
+    _openssl_cms_verify(tmp_path, _ml(scheme=scheme))
+
+
+@pytest.mark.parametrize(
+    "scheme", [SignatureScheme("sha256", "pss"), SignatureScheme("sha384", "pkcs1v15")], ids=str
+)
+def test_rsa_master_list_verifies_with_openssl(
+    tmp_path: Path, rsa_mls: tuple[LocalSigner, cx509.Certificate], scheme: SignatureScheme
+) -> None:
+    data = _ml(scheme=scheme, signer=rsa_mls[0], signer_cert=rsa_mls[1])
+    _openssl_cms_verify(tmp_path, data)
+    verify_master_list(read_master_list(data), [CSCA_DE])
+
+
+def _openssl_cms_verify(tmp_path: Path, data: bytes) -> None:
+    (tmp_path / "ml.der").write_bytes(data)
+    (tmp_path / "ca.pem").write_bytes(CSCA_DE.public_bytes(serialization.Encoding.PEM))
+    # -binary: no MIME canonicalisation of the eContent; -purpose any: the signer carries the
+    # ICAO EKU, not the S/MIME one OpenSSL would otherwise demand.
+    result = subprocess.run(
+        [
+            openssl(),
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            str(tmp_path / "ml.der"),
+            "-CAfile",
+            str(tmp_path / "ca.pem"),
+            "-binary",
+            "-purpose",
+            "any",
+            "-out",
+            str(tmp_path / "content.der"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    # The content OpenSSL extracts is the CscaMasterList itself.
+    assert read_master_list(data).econtent == (tmp_path / "content.der").read_bytes()
+
+
+def test_read_and_verify() -> None:
+    data = _ml()
+    ml = read_master_list(data)
+    assert set(ml.certificates) == {CSCA_DE, CSCA_VN}
+    assert ml.signer_certificate == MLS_CERT
+    assert ml.signing_time == T(2025, 3)
+    assert bytes(ml) == data and MasterList.from_bytes(data) == ml
+    assert ml.describe()["countries"] == ["DE", "VN"]
+    verify_master_list(ml, [CSCA_VN, CSCA_DE])
+    info = cms.ContentInfo.load(data)
+    assert info["content"]["encap_content_info"]["content_type"].dotted == oids.CSCA_MASTER_LIST
+    assert info["content"]["version"].native == "v3"
+
+
+@settings(max_examples=10)
+@given(st.lists(st.sampled_from([0, 1]), min_size=1, max_size=2, unique=True))
+def test_round_trip(which: list[int]) -> None:
+    certs = [[CSCA_DE, CSCA_VN][i] for i in which]
+    ml = read_master_list(_ml(certs))
+    assert sorted(c.serial_number for c in ml.certificates) == sorted(
+        c.serial_number for c in certs
+    )
+    assert {c.subject for c in ml.certificates} == {c.subject for c in certs}
+
+
+def test_untrusted_signer() -> None:
+    with pytest.raises(PkiError, match="trusted CSCA"):
+        verify_master_list(read_master_list(_ml()), [CSCA_VN])
+
+
+def test_signer_without_eku() -> None:
+    dsc = issue_dsc(
+        _DE,
+        CSCA_DE,
+        _MLS.public_key(),
+        common_name="DS",
+        serial=11,
+        not_before=T(2024),
+        not_after=T(2030),
+        private_key_usage_end=T(2027),
+        scheme=SignatureScheme(),
+    )
+    ml = read_master_list(_ml(signer_cert=dsc))
+    with pytest.raises(PkiError, match="ExtendedKeyUsage"):
+        verify_master_list(ml, [CSCA_DE])
+
+
+def _tamper(data: bytes, edit: object) -> bytes:
+    info = cms.ContentInfo.load(data)
+    edit(info)  # type: ignore[operator]
+    return bytes(info.dump(force=True))
+
+
+def test_wrong_content_type() -> None:
+    def edit(info: cms.ContentInfo) -> None:
+        info["content"]["encap_content_info"]["content_type"] = "data"
+
+    with pytest.raises(PkiError, match="content type"):
+        verify_master_list(read_master_list(_tamper(_ml(), edit)), [CSCA_DE])
+
+
+def test_bad_digest_and_signature() -> None:
+    data = _ml()
+    ml = read_master_list(data)
+    with pytest.raises(PkiError, match="digest"):
+        verify_master_list(
+            MasterList(**{**ml.__dict__, "econtent": ml.econtent + b"\x00"}), [CSCA_DE]
+        )
+    sig = bytearray(ml.signature)
+    sig[-3] ^= 1
+    with pytest.raises(PkiError, match="signature"):
+        verify_master_list(MasterList(**{**ml.__dict__, "signature": bytes(sig)}), [CSCA_DE])
+
+
+def test_missing_signer_certificate() -> None:
+    def edit(info: cms.ContentInfo) -> None:
+        info["content"]["certificates"] = []
+
+    with pytest.raises(PkiError, match="not embedded"):
+        verify_master_list(read_master_list(_tamper(_ml(), edit)), [CSCA_DE])
+
+
+def test_create_rejects() -> None:
+    with pytest.raises(PkiError):
+        _ml(signer=_DE)
+    with pytest.raises(PkiError):
+        create_master_list(_MLS, MLS_CERT, [], signing_time=T(2025), scheme=SignatureScheme())
+
+
+_VALID = _ml()
+
+
+def _read_or_verify(data: bytes) -> None:
+    # Anything but EncodingError/PkiError escaping fails the test.
+    with contextlib.suppress(EncodingError, PkiError):
+        verify_master_list(read_master_list(data), [CSCA_DE])
+
+
+@given(st.binary(max_size=300))
+def test_random_bytes(data: bytes) -> None:
+    _read_or_verify(data)
+
+
+@given(st.integers(0, len(_VALID) - 1))
+def test_truncations(n: int) -> None:
+    with pytest.raises((EncodingError, PkiError)):
+        verify_master_list(read_master_list(_VALID[:n]), [CSCA_DE])
+
+
+@given(st.integers(0, len(_VALID) - 1), st.integers(1, 255))
+def test_byte_flips(pos: int, xor: int) -> None:
+    data = bytearray(_VALID)
+    data[pos] ^= xor
+    _read_or_verify(bytes(data))
+
+
+def test_not_signed_data() -> None:
+    data = cms.ContentInfo({"content_type": "data", "content": b"abc"}).dump()
+    with pytest.raises(EncodingError):
+        read_master_list(data)
