@@ -52,9 +52,11 @@ def _register() -> None:
     # Imported here so that each command module stays independent of this one.
     from cardkit.cli.lds import lds
     from cardkit.cli.mrz import mrz
+    from cardkit.cli.pki import pki
+    from cardkit.cli.prepare import prepare, verify_files_command
     from cardkit.cli.records import records
 
-    for command in (records, mrz, lds):
+    for command in (records, mrz, lds, pki, prepare, verify_files_command):
         cli.add_command(command)
 
 

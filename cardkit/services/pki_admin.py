@@ -150,6 +150,18 @@ def _refs(kind: str) -> dict[str, str]:
     raise PkiError(f"unknown key store {kind!r}: file, p12, jks or pkcs11:token=LABEL")
 
 
+def _named_ref(pattern: str, old: str, new: str) -> str:
+    """The reference of key ``new`` in the same store as ``pattern`` (which names ``old``)."""
+    if not new.replace("-", "").replace("_", "").isalnum():
+        raise PkiError(f"key name {new!r}: use letters, digits, '-' and '_'")
+    return (
+        pattern.replace(f"{old}.key.pem", f"{new}.key.pem")
+        .replace(f"{old}.p12", f"{new}.p12")
+        .replace(f"#{old}", f"#{new}")
+        .replace(f"object={old}", f"object={new}")
+    )
+
+
 def _write_public(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -230,8 +242,15 @@ class Pki:
 
     # --- operations ---------------------------------------------------------------------
 
-    def issue_dsc(self, key_spec: str, now: datetime, common_name: str) -> x509.Certificate:
-        """A new Document Signer key pair and certificate, replacing the configured one's key."""
+    def issue_dsc(
+        self, key_spec: str, now: datetime, common_name: str, key_name: str | None = None
+    ) -> x509.Certificate:
+        """A new Document Signer key pair and certificate (9303-12 §5.1: a DSC signs for a
+        short period, then a new one takes over). With ``key_name`` the new key is stored under
+        that name and becomes the configured DSC; the old key and certificate stay untouched."""
+        if key_name is not None:
+            new_ref = _named_ref(self.config.csca_key, "csca", key_name)
+            self.config = dataclasses.replace(self.config, dsc_key=new_ref)
         ref = self.config.ref(self.config.dsc_key)
         signer = generate_key(ref, key_spec, self._secret)
         cert = certs.issue_dsc(
@@ -247,6 +266,7 @@ class Pki:
         )
         store_certificate(ref, cert, self._secret, chain=(self.certificate("csca"),))
         _write_public(self.config.folder / "dsc.crt.pem", _pem(cert))
+        (self.config.folder / CONFIG).write_text(self.config.to_toml(), encoding="utf-8")
         return cert
 
     def revoke(
@@ -308,14 +328,17 @@ def init_pki(
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     refs = _refs(store)
-    transport = "pkcs11:" + refs["csca"].split(":", 1)[1].replace("object=csca", "object=transport")
     config = PkiConfig(
         folder=folder,
         country=country.upper(),
         csca_key=refs["csca"],
         dsc_key=refs["dsc"],
         mls_key=refs["mls"],
-        transport_key=transport if store.startswith("pkcs11:") else "file:transport.key",
+        transport_key=(
+            _named_ref(refs["csca"], "csca", "transport")
+            if store.startswith("pkcs11:")
+            else "file:transport.key"
+        ),
         secret=secret_spec,
         hash=hash_name,
         rsa_padding=rsa_padding,

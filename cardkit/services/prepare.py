@@ -193,16 +193,16 @@ def prepare_batch(
     today: date,
     clock: Callable[[], datetime],
     audit: AuditLog | None = None,
-    progress: Callable[[Outcome], None] | None = None,
+    progress: Callable[[Outcome, int, int], None] | None = None,
 ) -> Summary:
     """Prepare every good record of ``records_file`` into ``out_dir``; report every record."""
     results = validate_all(load_records(records_file), profile, today)
     outcomes = []
-    for result in results:
+    for done, result in enumerate(results, start=1):
         outcome = _prepare_one(result, records_file, profile, issuer, out_dir, clock, audit)
         outcomes.append(outcome)
         if progress is not None:
-            progress(outcome)
+            progress(outcome, done, len(results))
     return Summary(tuple(outcomes))
 
 

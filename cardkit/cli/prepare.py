@@ -1,0 +1,172 @@
+"""`cardkit prepare` (records → signed card images) and `cardkit verify-files`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cardkit.cli.render import check_table, verdict_line
+from cardkit.errors import PkiError
+from cardkit.pki.masterlist import read_master_list, verify_master_list
+from cardkit.pki.secrets import read_secret
+from cardkit.pki.trust import TrustStore
+from cardkit.profile import load_profile
+from cardkit.report import Verdict
+from cardkit.services.pki_admin import Pki
+from cardkit.services.prepare import Outcome, Status, prepare_batch
+from cardkit.services.verify_files import verify_files
+
+EXIT_PROBLEMS = 1
+STATUSES: tuple[Status, ...] = ("prepared", "skipped", "rejected", "failed")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@click.command()
+@click.argument("records_file", metavar="RECORDS", type=click.Path(exists=True, path_type=Path))
+@click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
+@click.option(
+    "--keys",
+    "keys_dir",
+    default="keys",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Keys folder of `cardkit pki init`: the Document Signer and the transport key.",
+)
+@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+def prepare(
+    records_file: Path,
+    profile_name: str,
+    keys_dir: Path,
+    password_from: str | None,
+    out_dir: Path,
+    as_json: bool,
+) -> None:
+    """Prepare a signed card image for every valid record of RECORDS.
+
+    Invalid records are reported with all their problems and skipped; records already prepared
+    in OUT are skipped, so running the command again after an interruption completes the batch.
+    Exit code 1 when any record was rejected or failed.
+    """
+    profile = load_profile(profile_name)
+    secret = read_secret(password_from, "key password") if password_from else None
+    pki = Pki.open(keys_dir, secret)
+    issuer = pki.issuer()
+
+    show_bar = not as_json and sys.stderr.isatty()
+    bar: Any = None
+
+    def progress(outcome: Outcome, done: int, total: int) -> None:
+        nonlocal bar
+        if show_bar:
+            if bar is None:
+                bar = click.progressbar(length=total, label="preparing", file=sys.stderr)
+                bar.__enter__()
+            bar.update(1)
+
+    try:
+        summary = prepare_batch(
+            records_file,
+            profile,
+            issuer,
+            out_dir,
+            today=date.today(),
+            clock=_now,
+            audit=pki.config.audit,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(out_dir),
+                    "counts": {s: summary.count(s) for s in STATUSES},
+                    "records": [o.__dict__ for o in summary.outcomes],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        for outcome in summary.outcomes:
+            if outcome.status in ("rejected", "failed"):
+                click.echo(f"{records_file}:{outcome.row}: {outcome.status}: {outcome.detail}")
+                for problem in outcome.problems:
+                    click.echo(f"    {problem}")
+        counts = ", ".join(f"{summary.count(s)} {s}" for s in STATUSES)
+        click.echo(f"{len(summary.outcomes)} records: {counts}; card images in {out_dir}/")
+    if not summary.ok:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+def load_trust(trust: Path | None, masterlist: Path | None) -> TrustStore:
+    """Trust anchors from a folder of CSCA certificates and CRLs, and/or a master list whose
+    signature chains to a CSCA of that folder (a master list is only as good as its signer)."""
+    store = TrustStore.from_folder(trust) if trust is not None else TrustStore()
+    if masterlist is not None:
+        if not store.cscas:
+            raise PkiError(
+                "a master list is trusted through its signer: give --trust with the CSCA"
+            )
+        ml = read_master_list(masterlist.read_bytes())
+        verify_master_list(ml, store.cscas)
+        store = store.add_master_list_certificates(ml.certificates)
+    return store
+
+
+@click.command("verify-files")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of trusted CSCA certificates and CRLs (e.g. keys/trust).",
+)
+@click.option(
+    "--masterlist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CSCA master list (CMS) to trust, once its signature is verified.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--quiet", is_flag=True, help="Only the verdict line per card.")
+def verify_files_command(
+    path: Path, trust: Path | None, masterlist: Path | None, as_json: bool, quiet: bool
+) -> None:
+    """Passive authentication of card images (or LDS files read earlier): every DG hash, the
+    SOD signature, the Document Signer's chain to a trusted CSCA, CRLs and dates.
+
+    PATH is one card image, a folder of LDS files, or a folder of card images (a batch).
+    Exit code 0 when every card is VALID, 1 otherwise.
+    """
+    if trust is None:
+        raise click.UsageError("give --trust: without trust anchors nothing verifies")
+    store = load_trust(trust, masterlist)
+    results = verify_files(path, store, _now())
+    if not results:
+        raise click.UsageError(f"no card image or LDS files found in {path}")
+    emit: Callable[[str], None] = click.echo
+    if as_json:
+        emit(json.dumps([{"path": str(r.path), **r.report.to_dict()} for r in results], indent=2))
+    else:
+        for result in results:
+            emit(verdict_line(str(result.path), result.report))
+            if not quiet:
+                for line in check_table(result.report):
+                    emit(line)
+        valid = sum(1 for r in results if r.report.verdict is Verdict.VALID)
+        emit(f"{valid} of {len(results)} card(s) VALID")
+    if any(r.report.verdict is not Verdict.VALID for r in results):
+        raise SystemExit(EXIT_PROBLEMS)
