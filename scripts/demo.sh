@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end demo on the embedded sample data (run by `make demo`, with .venv/bin on PATH).
-# Today: check the sample citizen records, then build and dump the LDS files of one citizen.
-# Each later stage (test PKI, prepare, personalize through pcscd, verify, print) joins here.
+# Today: check the sample records, create a test PKI, prepare the batch (signed card images),
+# verify every card image, dump one. Later stages (personalize through pcscd, verify, print) join here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,20 +35,35 @@ cardkit mrz build --id-number 001093047064 --name "Võ Văn Hiếu" --dob 1993-0
 cat "$OUT/mrz.txt"
 cardkit mrz check "$OUT/mrz.txt"
 
-step "4. Build the LDS files of the first citizen"
-# The chip's key pairs come with the PKI stage; until then throwaway public keys stand in, so that
-# DG14 and DG15 are built and dumped too. Only the public halves are ever written.
-openssl ecparam -name brainpoolP256r1 -genkey 2>/dev/null | openssl ec -pubout 2>/dev/null \
-    > "$OUT/ca-demo.pub.pem"
-openssl ecparam -name prime256v1 -genkey 2>/dev/null | openssl ec -pubout 2>/dev/null \
-    > "$OUT/aa-demo.pub.pem"
-cardkit lds build "$SAMPLES/citizens.csv" --profile "$PROFILE" --id-number 001093047064 \
-    --ca-public-key "$OUT/ca-demo.pub.pem" --aa-public-key "$OUT/aa-demo.pub.pem" \
-    --out "$OUT/lds"
+step "4. A test state PKI: CSCA, Document Signer, master-list signer, CRL, master list"
+# The demo's key password comes from an environment variable (never from the command line);
+# a real deployment uses a prompt, a file readable only by the operator, or an HSM PIN.
+export CARDKIT_KEY_PASSWORD="${CARDKIT_KEY_PASSWORD:-cardkit-demo-only}"
+KEYS="$OUT/keys"
+cardkit pki init --keys "$KEYS" --country VN --password-from env:CARDKIT_KEY_PASSWORD
+cardkit pki lint "$KEYS/trust/csca.crt.pem"
+cardkit pki lint "$KEYS/dsc.crt.pem"
+cardkit pki masterlist verify "$KEYS/masterlist.der" --trust "$KEYS/trust"
 
-step "5. Decode and dump them"
-cardkit lds dump "$OUT/lds"
-cardkit lds dump "$OUT/lds" --json > "$OUT/lds.json"
+step "5. Prepare the sample batch: signed card images with sealed chip secrets"
+cardkit prepare "$SAMPLES/citizens.csv" --profile "$PROFILE" --keys "$KEYS" --out "$OUT/cards"
+
+step "6. Passive authentication of every prepared card"
+cardkit verify-files "$OUT/cards" --trust "$KEYS/trust" --quiet
+cardkit verify-files "$OUT/cards/citizens-00002" --trust "$KEYS/trust"
+
+step "7. Interoperability: OpenSSL verifies the first card's EF.SOD against the CSCA"
+python -c 'import sys; from cardkit.lds.sod import Sod
+sys.stdout.buffer.write(Sod.from_bytes(open(sys.argv[1], "rb").read()).content_info)' \
+    "$OUT/cards/citizens-00002/EF.SOD.bin" > "$OUT/sod-00002.cms"
+openssl cms -verify -inform DER -in "$OUT/sod-00002.cms" -binary -purpose any \
+    -CAfile "$KEYS/trust/csca.crt.pem" -out /dev/null
+openssl verify -CAfile "$KEYS/trust/csca.crt.pem" -CRLfile "$KEYS/trust/csca.crl" -crl_check \
+    "$KEYS/dsc.crt.pem"
+
+step "8. Dump the LDS files of the first card"
+cardkit lds dump "$OUT/cards/citizens-00002"
+cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 
 step "Done: outputs in $OUT/"
-ls -l "$OUT" "$OUT/lds"
+ls -l "$OUT" "$OUT/cards/citizens-00002"

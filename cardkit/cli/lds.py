@@ -14,6 +14,7 @@ from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys
 from cardkit.lds.decode import decode_file
 from cardkit.profile import load_profile
+from cardkit.services.card_image import MANIFEST, SEALED
 from cardkit.services.lds_build import (
     build_record_files,
     load_public_key,
@@ -72,9 +73,15 @@ def _json_default(value: object) -> object:
 
 
 def _lds_paths(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-    return [path]
+    """The files to decode: ``path`` itself, or a folder's files (a card image's manifest and
+    sealed secrets are not LDS files and are left out)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.name not in (MANIFEST, SEALED)
+    )
 
 
 @lds.command()

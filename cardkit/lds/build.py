@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardkit.encoding import oids
 from cardkit.encoding.mrz import Td1, build_td1, build_vn_td1
-from cardkit.errors import EncodingError
+from cardkit.errors import EncodingError, ImageError
 from cardkit.lds import dg3 as dg3_module
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
@@ -29,7 +29,7 @@ from cardkit.lds.dg12 import Dg12
 from cardkit.lds.dg13 import Dg13
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
-from cardkit.lds.image import fit_face, fit_finger
+from cardkit.lds.image import FittedImage, fit_face, fit_finger
 from cardkit.lds.security_infos import (
     ActiveAuthenticationInfo,
     ChipAuthenticationInfo,
@@ -173,12 +173,46 @@ def _dg14(profile: Profile, keys: ChipPublicKeys) -> Dg14:
     return Dg14.build(infos)
 
 
-def _dg3(fingerprints: Sequence[bytes]) -> Dg3:
+def _check_fitted(image: FittedImage, width: int, height: int, fmt: str, max_bytes: int) -> None:
+    """A pre-fitted image must be what the fit step would have produced (size, format, budget)."""
+    if (image.width, image.height, image.format) != (width, height, fmt) or len(
+        image.data
+    ) > max_bytes:
+        raise ImageError(
+            f"pre-fitted image is {image.width}x{image.height} {image.format}, "
+            f"{len(image.data)} bytes; expected {width}x{height} {fmt}, at most {max_bytes} bytes"
+        )
+
+
+def fit_face_for(photo: bytes, profile: Profile) -> FittedImage:
+    """The face photo fitted to the profile's DG2 size, format and budget (the slow step of
+    building a card: decode, resize, encode). Do it ahead of time and pass the result to
+    :func:`build_lds` to keep image work out of the signing line."""
+    return fit_face(
+        photo,
+        profile.photo.width,
+        profile.photo.height,
+        profile.photo.format,
+        profile.photo.max_bytes,
+        profile.photo.quality,
+    )
+
+
+def fit_finger_for(image: bytes) -> FittedImage:
+    """A finger image fitted for DG3 (500 ppi, 400 × 500, JPEG 2000): see :func:`fit_face_for`."""
+    return fit_finger(
+        image, FINGER_WIDTH, FINGER_HEIGHT, "jpeg2000", FINGER_MAX_BYTES, FINGER_QUALITY_DB
+    )
+
+
+def _dg3(fingerprints: Sequence[bytes | FittedImage]) -> Dg3:
     fingers = []
     for position, image in zip(FINGER_POSITIONS, fingerprints, strict=False):
-        fitted = fit_finger(
-            image, FINGER_WIDTH, FINGER_HEIGHT, "jpeg2000", FINGER_MAX_BYTES, FINGER_QUALITY_DB
-        )
+        if isinstance(image, FittedImage):
+            _check_fitted(image, FINGER_WIDTH, FINGER_HEIGHT, "jpeg2000", FINGER_MAX_BYTES)
+            fitted = image
+        else:
+            fitted = fit_finger_for(image)
         fingers.append(FingerImage(position, fitted.data, fitted.width, fitted.height))
     return Dg3.build(fingers, compression=dg3_module.COMPRESSION_JPEG2000)
 
@@ -187,14 +221,16 @@ def build_lds(
     record: CitizenRecord,
     profile: Profile,
     *,
-    photo: bytes,
-    fingerprints: Sequence[bytes] = (),
+    photo: bytes | FittedImage,
+    fingerprints: Sequence[bytes | FittedImage] = (),
     keys: ChipPublicKeys | None = None,
 ) -> LdsFiles:
     """Every LDS file of the profile for ``record`` (EF.SOD excepted), plus EF.CardAccess.
 
     DG14 and DG15 need the chip's public keys: without ``keys`` they are left out (and EF.COM
     does not list them), which is what ``cardkit lds build`` does before the PKI exists.
+    ``photo`` and ``fingerprints`` are source images, fitted here, or images already fitted
+    with :func:`fit_face_for` / :func:`fit_finger_for` (checked against the profile, not redone).
     Raises :class:`~cardkit.errors.ImageError` when the photo cannot be fitted to the profile.
     """
     wanted = set(profile.lds.data_groups)
@@ -203,14 +239,12 @@ def build_lds(
     mrz = build_mrz(record, profile)
     out: dict[int, bytes] = {1: bytes(Dg1.build(mrz))}
 
-    face = fit_face(
-        photo,
-        profile.photo.width,
-        profile.photo.height,
-        profile.photo.format,
-        profile.photo.max_bytes,
-        profile.photo.quality,
-    )
+    if isinstance(photo, FittedImage):
+        p = profile.photo
+        _check_fitted(photo, p.width, p.height, p.format, p.max_bytes)
+        face = photo
+    else:
+        face = fit_face_for(photo, profile)
     out[2] = bytes(Dg2.build(face.data, face.width, face.height, gender=_GENDER[record.sex]))
     if 3 in wanted and fingerprints:
         out[3] = bytes(_dg3(fingerprints))

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardkit.errors import CardkitError
 from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys, build_lds
+from cardkit.lds.image import FittedImage
 from cardkit.pki.audit import AuditLog
 from cardkit.pki.signer import HashName, PrivateKey, SignatureScheme, Signer
 from cardkit.pki.sod_sign import sign_sod
@@ -134,12 +135,16 @@ def prepare_card(
     issuer: Issuer,
     *,
     card_id: str,
-    photo: bytes,
-    fingerprints: Iterable[bytes] = (),
+    photo: bytes | FittedImage,
+    fingerprints: Iterable[bytes | FittedImage] = (),
     signing_time: datetime,
     chip_keys: ChipKeys | None = None,
 ) -> CardImage:
-    """Build, sign and seal one card image in memory (pure apart from key generation)."""
+    """Build, sign and seal one card image in memory (pure apart from key generation).
+
+    ``photo``/``fingerprints`` may be already fitted (:func:`cardkit.lds.build.fit_face_for`),
+    which keeps image encoding out of the signing line; ``chip_keys`` may be pre-generated.
+    """
     keys = chip_keys or generate_chip_keys(profile)
     lds = build_lds(
         record, profile, photo=photo, fingerprints=list(fingerprints), keys=keys.public()
