@@ -48,3 +48,32 @@ class KeyStoreError(PkiError):
 
     Messages name the store and the key, never a password, PIN or key material.
     """
+
+
+class TransportError(CardkitError):
+    """The reader or the card went away, or the PC/SC layer failed: nothing was exchanged.
+
+    ``reader`` names the reader when known.
+    """
+
+    def __init__(self, message: str, *, reader: str | None = None) -> None:
+        self.reader = reader
+        super().__init__(message)
+
+
+class CardError(CardkitError):
+    """The card answered a command with an unexpected status word (``sw``, e.g. 0x6982)."""
+
+    def __init__(self, message: str, *, sw: int) -> None:
+        self.sw = sw
+        super().__init__(f"{message} (status {sw:04X})")
+
+
+class ProtocolError(CardkitError):
+    """An access-control or secure-messaging protocol failed at ``step`` (e.g. "BAC mutual
+    authentication", "SM response MAC"): wrong MRZ/CAN, a forged or damaged response, a chip
+    that does not follow ICAO 9303-11. Messages never include keys, MRZ or CAN."""
+
+    def __init__(self, message: str, *, step: str) -> None:
+        self.step = step
+        super().__init__(f"{step}: {message}")
