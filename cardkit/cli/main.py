@@ -14,14 +14,17 @@ from typing import Any
 import click
 
 from cardkit import __version__
-from cardkit.errors import CardkitError
+from cardkit.errors import CardError, CardkitError, ProtocolError, TransportError
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_CARD = 3
 
 
 def exit_code_for(error: CardkitError) -> int:
     """The one mapping from exception class to exit code."""
+    if isinstance(error, TransportError | CardError | ProtocolError):
+        return EXIT_CARD
     return EXIT_USAGE
 
 

@@ -300,11 +300,14 @@ def lint(file: Path, kind: str, as_json: bool) -> None:
     Exit code 1 when any finding is an error."""
     cert = _load_certificate(file)
     findings = lint_certificate(cert, kind)  # type: ignore[arg-type]
+    errors = sum(1 for f in findings if f.severity == "error")
     if as_json:
         click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
-    elif not findings:
-        click.echo(f"{file}: conforms to the 9303-12 profile")
     for finding in [] if as_json else findings:
         click.echo(f"{finding.severity:<7} {finding.rule}: {finding.message} ({finding.clause})")
-    if any(f.severity == "error" for f in findings):
+    if not as_json and not errors:
+        # Warnings are "should" clauses: the certificate still conforms, and says so.
+        warned = f" ({len(findings)} warning(s))" if findings else ""
+        click.echo(f"{file}: conforms to the 9303-12 profile{warned}")
+    if errors:
         raise SystemExit(EXIT_PROBLEMS)

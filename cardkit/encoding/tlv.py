@@ -63,7 +63,10 @@ def encode_length(length: int) -> bytes:
 
 def encode(tag: int, value: bytes) -> bytes:
     """One TLV: tag, definite length, value."""
-    return tag_bytes(tag) + encode_length(len(value)) + value
+    n = len(value)
+    if tag <= 0xFF and tag & 0x1F != 0x1F and n < 0x80:
+        return bytes((tag, n)) + value  # the common case, without the general checks
+    return tag_bytes(tag) + encode_length(n) + value
 
 
 @dataclass(frozen=True)
