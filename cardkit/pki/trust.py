@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from cardkit.encoding import asn1
+from cardkit.encoding import asn1, tlv
 from cardkit.errors import EncodingError, PkiError
 from cardkit.pki.signer import PublicKey
 
@@ -137,12 +137,26 @@ def _verify(
         return False
 
 
+def _whole_signature_bytes(der: bytes) -> bool:
+    """Whether the signatureValue BIT STRING (the last field of a certificate or CRL) has no
+    unused bits, as every ECDSA and RSA signature must (RFC 5280 §4.1.1.3, X.690 §8.6.2).
+    ``cryptography`` ignores that count, so a changed count would pass unnoticed: a byte of
+    the signed object altered without failing verification (OpenSSL refuses it too)."""
+    try:
+        signature_value = tlv.decode_single(der, 0x30).children()[-1]
+    except (EncodingError, IndexError):
+        return False
+    return signature_value.tag == 0x03 and signature_value.value[:1] == b"\x00"
+
+
 def verify_certificate_signature(cert: x509.Certificate, issuer_key: PublicKey) -> bool:
     """Whether ``cert``'s signature verifies with ``issuer_key`` (ECDSA, RSA v1.5, RSA-PSS)."""
     try:
         params = cert.signature_algorithm_parameters
         hash_algorithm = cert.signature_hash_algorithm
     except (ValueError, UnsupportedAlgorithm):
+        return False
+    if not _whole_signature_bytes(cert.public_bytes(serialization.Encoding.DER)):
         return False
     return _verify(issuer_key, cert.signature, cert.tbs_certificate_bytes, params, hash_algorithm)
 
@@ -153,6 +167,8 @@ def verify_crl_signature(crl: x509.CertificateRevocationList, issuer_key: Public
         params = crl.signature_algorithm_parameters
         hash_algorithm = crl.signature_hash_algorithm
     except (ValueError, UnsupportedAlgorithm):
+        return False
+    if not _whole_signature_bytes(crl.public_bytes(serialization.Encoding.DER)):
         return False
     return _verify(issuer_key, crl.signature, crl.tbs_certlist_bytes, params, hash_algorithm)
 

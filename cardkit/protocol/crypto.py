@@ -5,7 +5,7 @@
 - 3DES (two-key, EDE) in CBC mode with a zero IV (9303-11 §9.8.6.1 / §4.3.3 for BAC).
 - ISO/IEC 9797-1 MAC algorithm 3 ("retail MAC"): single-DES CBC-MAC under K1, the last block
   finished with 3DES under K1‖K2 (9303-11 §9.8.6.2).
-- AES in CBC mode (the SM IV is E(K_enc, SSC), computed by the caller with :func:`aes_encrypt_block`).
+- AES in CBC mode (the SM IV is E(K_enc, SSC), see :func:`aes_encrypt_block`).
 - AES-CMAC (NIST SP 800-38B) truncated to 8 bytes (9303-11 §9.8.7.2).
 - A constant-time comparison for MACs and tokens.
 
@@ -27,7 +27,7 @@ from cardkit.errors import EncodingError
 try:  # cryptography ≥ 43 moved TripleDES to "decrepit"; older releases only have it here.
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 except ImportError:  # pragma: no cover - depends on the installed cryptography
-    from cryptography.hazmat.primitives.ciphers.algorithms import (  # type: ignore[attr-defined,no-redef]
+    from cryptography.hazmat.primitives.ciphers.algorithms import (  # type: ignore[attr-defined,no-redef,unused-ignore]
         TripleDES,
     )
 

@@ -74,8 +74,10 @@ class Representative:
             raise ValueError("M1 does not fit in the message representative")
         header = 0x60 if self.partial else 0x40
         # One header byte with the closing nibble A, or 'xB' followed by BB…BB and BA.
-        padding = bytes([header | 0x0A]) if room == 1 else (
-            bytes([header | 0x0B]) + b"\xbb" * (room - 2) + b"\xba"
+        padding = (
+            bytes([header | 0x0A])
+            if room == 1
+            else (bytes([header | 0x0B]) + b"\xbb" * (room - 2) + b"\xba")
         )
         return padding + self.m1 + self.digest + self.trailer
 

@@ -265,7 +265,10 @@ class PcscConnection:
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
             raise _error(sc, hresult, self._reader, "reading the card status")
         try:
-            return bytes(result[4])
+            atr = result[4]
+            if not isinstance(atr, list | tuple | bytes | bytearray):
+                raise TypeError
+            return bytes(atr)
         except (TypeError, ValueError, IndexError):
             raise TransportError(
                 f"reader {self._reader} reported a malformed ATR", reader=self._reader
@@ -278,6 +281,8 @@ class PcscConnection:
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
             raise _error(sc, hresult, self._reader, "transmitting an APDU")
         try:
+            if not isinstance(raw, list | tuple | bytes | bytearray):
+                raise TypeError  # bytes(n) of an int would make n zero bytes
             return Response.from_bytes(bytes(raw))
         except (EncodingError, TypeError, ValueError):
             raise TransportError(

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.cli.main import cli
+from cardkit.encoding import tlv
 from cardkit.lds.decode import identify
 from cardkit.lds.sod import Sod
 from cardkit.pki.sod_sign import sign_sod
@@ -206,11 +207,26 @@ def test_a_changed_sod_byte_fails_its_signature_or_parse(batch: Batch, data: st.
 @given(data=st.data())
 def test_a_changed_byte_of_the_embedded_dsc_fails(batch: Batch, data: st.DataObject) -> None:
     sod = (batch.scratch / "EF.SOD.bin").read_bytes()
-    _, tbs = _sod_regions(sod)
-    position = data.draw(st.sampled_from(tbs), label="position")
+    certificate, _ = _sod_regions(sod)
+    position = data.draw(st.sampled_from(certificate), label="position")
     report = _verify_changed_sod(batch, position, data.draw(st.integers(1, 255), label="xor"))
     # The CSCA's signature over the DSC breaks (or the DSC no longer matches the signer).
     assert _failed(report) & {"sod.parse", "sod.signature", "dsc.chain"}, report.to_dict()
+    assert report.verdict is Verdict.INVALID
+
+
+def test_unused_bits_in_the_dsc_signature_are_refused(batch: Batch) -> None:
+    """The DSC's signatureValue BIT STRING with its unused-bits count changed from 0 to 1:
+    ``cryptography`` alone ignores the count, OpenSSL refuses it, and so must cardkit."""
+    sod = (batch.scratch / "EF.SOD.bin").read_bytes()
+    certificate, _ = _sod_regions(sod)
+    cert_der = sod[certificate.start : certificate.stop]
+    signature_value = tlv.decode_single(cert_der, 0x30).children()[-1]
+    assert signature_value.tag == 0x03 and signature_value.value[0] == 0
+    header = len(signature_value.raw) - len(signature_value.value)
+    position = certificate.start + cert_der.rindex(signature_value.raw) + header
+    report = _verify_changed_sod(batch, position, 0x01)
+    assert _status(report, "dsc.chain") is Status.FAIL
     assert report.verdict is Verdict.INVALID
 
 
