@@ -297,16 +297,18 @@ class ChipAuthenticationPublicKeyInfo:
     def build(
         cls, protocol: str, public_key_info: bytes, key_id: int | None = None
     ) -> ChipAuthenticationPublicKeyInfo:
-        spki = asn1.load_strict(asn1.SubjectPublicKeyInfo, public_key_info, "SubjectPublicKeyInfo")
-        value: dict[str, object] = {
-            "protocol": protocol,
-            "chip_authentication_public_key": spki,
-        }
-        if key_id is not None:
-            value["key_id"] = key_id
+        # Encoded directly rather than through asn1crypto: this runs once per card prepared, and
+        # a structural check of the SubjectPublicKeyInfo (SEQUENCE of algorithm and key) is
+        # what the encoding needs; the key itself comes from the chip key generator.
+        spki = tlv.decode_single(public_key_info, 0x30, what="SubjectPublicKeyInfo")
+        parts = spki.children()
+        if len(parts) != 2 or parts[0].tag != 0x30 or parts[1].tag != 0x03:
+            raise EncodingError("SubjectPublicKeyInfo: expected an algorithm and a BIT STRING")
         cls(protocol, public_key_info, key_id, b"")
-        der = asn1.ChipAuthenticationPublicKeyInfo(value).dump()
-        return cls(protocol, public_key_info, key_id, der)
+        body = oids.der(protocol) + public_key_info
+        if key_id is not None:
+            body += tlv.encode(0x02, key_id.to_bytes(key_id.bit_length() // 8 + 1, "big"))
+        return cls(protocol, public_key_info, key_id, tlv.encode(0x30, body))
 
     @classmethod
     def from_der(cls, der: bytes) -> ChipAuthenticationPublicKeyInfo:
