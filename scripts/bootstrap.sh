@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 #   libpcsclite-dev swig pkg-config       pyscard has no Linux wheel: it builds against PC/SC lite
 #   openssl                               the tests check SODs and certificates with the real openssl
 #   softhsm2                              a real PKCS#11 token for the HSM key-store backend
-PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2)
+#   pcscd vsmartcard-vpcd pcsc-tools       a real PC/SC stack with virtual readers for the card emulator
+PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

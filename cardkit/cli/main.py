@@ -57,9 +57,10 @@ def _register() -> None:
     from cardkit.cli.mrz import mrz
     from cardkit.cli.pki import pki
     from cardkit.cli.prepare import prepare, verify_files_command
+    from cardkit.cli.readers import readers
     from cardkit.cli.records import records
 
-    for command in (records, mrz, lds, pki, prepare, verify_files_command):
+    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers):
         cli.add_command(command)
 
 

@@ -130,7 +130,11 @@ def test_cloned_chip_is_not_verified(
     clone: PrivateKey, genuine: PrivateKey, algorithm: str | None
 ) -> None:
     # A clone copies DG15 but not the private key: it signs with another key.
-    dg14 = dg14_with(algorithm) if isinstance(genuine, ec.EllipticCurvePrivateKey) else None
+    dg14 = (
+        dg14_with(algorithm)
+        if algorithm and isinstance(genuine, ec.EllipticCurvePrivateKey)
+        else None
+    )
     result = aa.perform_aa(FakeChip(clone, algorithm), Dg15.build(genuine.public_key()), dg14)
     assert result.verified is False
     assert result.detail
@@ -180,8 +184,8 @@ def test_parse_plain_signature_random_bytes(data: bytes) -> None:
 
 
 @given(st.binary(max_size=300), st.binary(min_size=8, max_size=8))
-def test_verify_random_signatures_is_false_not_an_exception(signature: bytes, challenge: bytes) -> None:
+def test_verify_random_signatures_is_false_not_an_exception(
+    signature: bytes, challenge: bytes
+) -> None:
     assert aa.verify_aa_signature(rsa_key(1024).public_key(), challenge, signature, None) is False
-    assert (
-        aa.verify_aa_signature(ec_key("p256").public_key(), challenge, signature, None) is False
-    )
+    assert aa.verify_aa_signature(ec_key("p256").public_key(), challenge, signature, None) is False

@@ -27,7 +27,7 @@ from cardkit.protocol.bac import (
     terminal_authentication_data,
     verify_chip_authentication_data,
 )
-from cardkit.protocol.sm import SecureConnection
+from cardkit.protocol.sm import SecureConnection, SecureMessaging
 from cardkit.transport.apdu import Command, Response
 
 VECTORS = Path(__file__).parents[2] / "vectors"
@@ -74,7 +74,7 @@ class FakeChip:
     def __init__(self, key: MrzKey, rnd_icc: bytes, k_icc: bytes) -> None:
         self.k_enc, self.k_mac = bac_keys(key.key_seed())
         self.rnd_icc, self.k_icc = rnd_icc, k_icc
-        self.sm = None
+        self.sm: SecureMessaging | None = None
 
     def send(self, command: Command) -> Response:
         if self.sm is not None:

@@ -116,7 +116,12 @@ def test_hand_built_explicit_trailer_signature_verifies(hash_name: str) -> None:
     size = 256
     h_len = hashlib.new(hash_name).digest_size
     m1 = bytes([0x5A]) * (size - 1 - h_len - 2)
-    f = b"\x6a" + m1 + hashlib.new(hash_name, m1 + m2).digest() + bytes([ISO_10118_3[hash_name], 0xCC])
+    f = (
+        b"\x6a"
+        + m1
+        + hashlib.new(hash_name, m1 + m2).digest()
+        + bytes([ISO_10118_3[hash_name], 0xCC])
+    )
     outcome = iso9796.verify(key.public_key(), raw_rsa_sign(key, f), m2)
     assert outcome.valid, outcome.reason
     assert outcome.hash_name == hash_name

@@ -138,7 +138,7 @@ def test_mrz_and_can_never_reach_the_log(traced: pytest.LogCaptureFixture) -> No
     for secret in (MRZ_INFORMATION, b"L898902C", b"690806", b"940623", CAN, MRZ_SEED_BODY, dg1):
         hits = [form for form in _forms(secret) if form in log]
         assert not hits, f"{secret!r} leaked into the trace"
-    assert log.count("bytes redacted") >= len(commands)
+    assert log.count("bytes redacted") >= len(commands) - 1  # all but the SELECT of DG1
 
 
 def test_other_files_are_shown(traced: pytest.LogCaptureFixture) -> None:
