@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import get_args
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from cardkit.errors import PkiError
+from cardkit.pki.crl import Reason
 from cardkit.pki.lint import lint_certificate
 from cardkit.pki.masterlist import read_master_list, verify_master_list
 from cardkit.pki.secrets import read_secret
@@ -146,15 +148,9 @@ def _serial(value: str) -> int:
 @click.argument("certificate", metavar="CERT_OR_SERIAL")
 @click.option(
     "--reason",
+    # No certificateHold / removeFromCRL: a revoked Document Signer is revoked for good.
     type=click.Choice(
-        [
-            "unspecified",
-            "keyCompromise",
-            "cACompromise",
-            "affiliationChanged",
-            "superseded",
-            "cessationOfOperation",
-        ]
+        [r for r in get_args(Reason) if r not in ("certificateHold", "removeFromCRL")]
     ),
     default="unspecified",
     show_default=True,

@@ -23,6 +23,7 @@ from cardkit.errors import CardkitError
 from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys, build_lds
 from cardkit.lds.image import FittedImage
+from cardkit.pki.algorithms import CURVES
 from cardkit.pki.audit import AuditLog
 from cardkit.pki.signer import HashName, PrivateKey, SignatureScheme, Signer
 from cardkit.pki.sod_sign import sign_sod
@@ -35,15 +36,6 @@ from cardkit.services.card_image import (
     secrets_aad,
     write_card_image,
 )
-
-_CURVES: dict[str, Callable[[], ec.EllipticCurve]] = {
-    "secp256r1": ec.SECP256R1,
-    "secp384r1": ec.SECP384R1,
-    "secp521r1": ec.SECP521R1,
-    "brainpoolP256r1": ec.BrainpoolP256R1,
-    "brainpoolP384r1": ec.BrainpoolP384R1,
-    "brainpoolP512r1": ec.BrainpoolP512R1,
-}
 
 
 class Sealer(Protocol):
@@ -86,13 +78,13 @@ def generate_chip_keys(profile: Profile) -> ChipKeys:
     """Fresh key pairs for one chip, as the profile asks (9303-11 §6.1 AA, §6.2 CA)."""
     access = profile.access
     ca = (
-        ec.generate_private_key(_CURVES[access.chip_authentication_curve]())
+        ec.generate_private_key(CURVES[access.chip_authentication_curve]())
         if (access.chip_authentication)
         else None
     )
     aa: PrivateKey | None = None
     if access.active_authentication == "ECDSA":
-        aa = ec.generate_private_key(_CURVES[access.active_authentication_curve]())
+        aa = ec.generate_private_key(CURVES[access.active_authentication_curve]())
     elif access.active_authentication == "RSA":
         aa = rsa.generate_private_key(65537, access.rsa_bits)
     return ChipKeys(ca, aa)
