@@ -53,6 +53,7 @@ def cli(verbose: bool) -> None:
 
 def _register() -> None:
     # Imported here so that each command module stays independent of this one.
+    from cardkit.cli.emulator import emulator
     from cardkit.cli.lds import lds
     from cardkit.cli.mrz import mrz
     from cardkit.cli.pki import pki
@@ -60,7 +61,7 @@ def _register() -> None:
     from cardkit.cli.readers import readers
     from cardkit.cli.records import records
 
-    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers):
+    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers, emulator):
         cli.add_command(command)
 
 
@@ -69,3 +70,7 @@ _register()
 
 def main() -> None:
     cli(prog_name="cardkit")
+
+
+if __name__ == "__main__":
+    main()

@@ -72,3 +72,52 @@ def _restart_pkcs11_module(module: str) -> None:
     loaded = getattr(pkcs11, "_loaded", {})
     if module in loaded:
         loaded[module].reinitialize()
+
+
+# --- pcscd + vpcd + the card emulator ------------------------------------------------------------
+
+pcsc = _load_helper("pcsc")
+
+PCSC_READERS = 4  # slots 0..3: "Virtual PCD 00 00", "Virtual PCD 00 01", "Virtual PCD 1 00 0x"
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A running pcscd with ``PCSC_READERS`` vpcd readers (``pcsc.Pcscd``), started with
+    scripts/virtual-reader.sh in a temporary run directory (or reused when one already lists
+    them: pcscd's socket is machine-wide)."""
+    reason = pcsc.missing_reason()
+    if reason is not None:
+        _unavailable(reason)
+    daemon = pcsc.start_pcscd(tmp_path_factory.mktemp("pcsc-run"), PCSC_READERS)
+    try:
+        yield daemon
+    finally:
+        daemon.close()
+
+
+@pytest.fixture
+def emulator(pcscd: object, tmp_path: Path) -> Iterator[object]:
+    """A factory: ``emulator(slot, state=None)`` starts ``cardkit emulator start --slot N
+    --state FILE`` as a subprocess, waits until pcscd sees the card and returns the
+    ``pcsc.Emulator`` (``.reader``, ``.kill()``, ``.stop()``, ``.start()``). All are stopped after
+    the test."""
+    started: list[object] = []
+
+    def start(slot: int, state: Path | None = None) -> object:
+        if not 0 <= slot < PCSC_READERS:
+            raise ValueError(f"slot must be in 0..{PCSC_READERS - 1}")
+        emu = pcsc.Emulator(
+            slot=slot,
+            state=state if state is not None else tmp_path / f"card-{slot}.state",
+            log=tmp_path / f"emulator-{slot}.log",
+        )
+        started.append(emu)
+        emu.start()
+        return emu
+
+    try:
+        yield start
+    finally:
+        for emu in started:
+            emu.stop()  # type: ignore[attr-defined]
