@@ -103,7 +103,13 @@ def create_file(fid: int, size: int) -> Command:
     """CREATE FILE ``00 E0 00 00 06 63 04 <size:2> <fid:2>`` (a transparent EF of ``size``)."""
     if not 0 < size <= 0xFFFF:
         raise ValueError("a file size is 1..65535 bytes")
-    return Command(0x00, INS_CREATE_FILE, 0x00, 0x00, tlv.encode(CREATE_FILE_TAG, size.to_bytes(2, "big") + _fid(fid)))
+    return Command(
+        0x00,
+        INS_CREATE_FILE,
+        0x00,
+        0x00,
+        tlv.encode(CREATE_FILE_TAG, size.to_bytes(2, "big") + _fid(fid)),
+    )
 
 
 def update_binary(offset: int, chunk: bytes, *, extended: bool | None = None) -> Command:
@@ -113,7 +119,9 @@ def update_binary(offset: int, chunk: bytes, *, extended: bool | None = None) ->
         raise ValueError(f"UPDATE BINARY offsets are 0..{MAX_EVEN_OFFSET}")
     if not 1 <= len(chunk) <= EXTENDED_MAX_DATA:
         raise ValueError("UPDATE BINARY needs 1..65535 data bytes")
-    return Command(0x00, INS_UPDATE_BINARY, offset >> 8, offset & 0xFF, bytes(chunk), extended=extended)
+    return Command(
+        0x00, INS_UPDATE_BINARY, offset >> 8, offset & 0xFF, bytes(chunk), extended=extended
+    )
 
 
 def put_data(p1: int, p2: int, data: bytes) -> Command:
@@ -173,7 +181,9 @@ def key_id_data(key_id: int) -> bytes:
     DER INTEGER content (non-negative, minimal, a leading 00 when the top bit is set)."""
     if key_id < 0:
         raise EncodingError("key ID: a non-negative integer expected")
-    return tlv.encode(TAG_CA_KEY_ID, tlv.encode(0x02, key_id.to_bytes(key_id.bit_length() // 8 + 1, "big")))
+    return tlv.encode(
+        TAG_CA_KEY_ID, tlv.encode(0x02, key_id.to_bytes(key_id.bit_length() // 8 + 1, "big"))
+    )
 
 
 def _unsigned(value: int, length: int | None = None) -> bytes:
@@ -275,4 +285,3 @@ def decode_ec_private_key(data: bytes) -> tuple[int, EcPrivateKeyFields]:
         ):
             return outer.tag, EcPrivateKeyFields(curve, int.from_bytes(values[0x86], "big"))
     raise EncodingError("EC private key: the domain parameters are not a known prime curve")
-

@@ -58,10 +58,11 @@ def _register() -> None:
     from cardkit.cli.mrz import mrz
     from cardkit.cli.pki import pki
     from cardkit.cli.prepare import prepare, verify_files_command
+    from cardkit.cli.read import read
     from cardkit.cli.readers import readers
     from cardkit.cli.records import records
 
-    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers, emulator):
+    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers, read, emulator):
         cli.add_command(command)
 
 

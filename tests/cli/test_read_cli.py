@@ -23,10 +23,11 @@ from cardkit.cli.main import EXIT_CARD, EXIT_USAGE, CardkitGroup
 from cardkit.errors import TransportError
 from cardkit.lds import files
 from cardkit.profile import load_profile
+from cardkit.services.read import AccessKey
 from cardkit.transport.apdu import Command, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "services"))
-import test_read as read_helpers  # noqa: E402  (the card-image and personalization helpers)
+import test_read as read_helpers  # the card-image and personalization helpers
 
 emulator_card = pytest.importorskip("cardkit.emulator.card")
 
@@ -137,7 +138,7 @@ def test_read_mrz_from_file_and_bac_fields(
         ["read", "--reader", READER, "--mrz-from", f"file:{mrz_file}", "--out", str(tmp_path)],
     )
     assert result.exit_code == 0, result.output
-    key = read_helpers.AccessKey.from_mrz(chip.mrz).mrz_key
+    key = AccessKey.from_mrz(chip.mrz).mrz_key
     assert key is not None
     _use_card(monkeypatch, chip.card())
     result = CliRunner().invoke(

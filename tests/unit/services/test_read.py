@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.encoding import tlv
@@ -26,7 +26,11 @@ from cardkit.pki.keystore.transport import FileTransportKey
 from cardkit.pki.signer import LocalSigner, SignatureScheme
 from cardkit.profile import Profile, load_profile
 from cardkit.protocol import ec as ec_math
+from cardkit.protocol.kdf import Cipher
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
+from cardkit.records import load_records, validate_all
+from cardkit.services.card_image import CardImage
+from cardkit.services.prepare import ChipKeys, Issuer, generate_chip_keys, prepare_card
 from cardkit.services.read import (
     AccessKey,
     CountingConnection,
@@ -39,10 +43,8 @@ from cardkit.services.read import (
     read_file,
     tlv_total_length,
 )
-from cardkit.records import load_records, validate_all
-from cardkit.services.card_image import CardImage
-from cardkit.services.prepare import ChipKeys, Issuer, generate_chip_keys, prepare_card
 from cardkit.transport.apdu import Command, Response
+from cardkit.transport.connection import Connection
 from cardkit.transport.scripted import FunctionConnection, ScriptedConnection
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
@@ -153,7 +155,7 @@ def test_short_secure_messaging_chunks() -> None:
 )
 def test_chunk_is_the_largest_that_fits_once_protected(block: int, limit: int, odd: bool) -> None:
     n = max_protected_plaintext(block, limit, odd)
-    cipher = "AES" if block == 16 else "3DES"
+    cipher: Cipher = "AES" if block == 16 else "3DES"
 
     def protected_length(size: int) -> int:
         card = SecureMessaging(cipher, bytes(16), bytes(range(16)), 0)
@@ -299,11 +301,11 @@ def test_read_file_random_answers_raise_only_cardkit_errors(
 
 
 def secure_file_server(
-    content: bytes, cipher: str, sfi: int, log: list[Command]
+    content: bytes, cipher: Cipher, sfi: int, log: list[Command]
 ) -> SecureConnection:
     """A terminal SecureConnection talking to a card-side SM session with the same keys."""
     k_enc, k_mac = bytes(range(16)), bytes(range(16, 32))
-    card = SecureMessaging(cipher, k_enc, k_mac, 0)  # type: ignore[arg-type]
+    card = SecureMessaging(cipher, k_enc, k_mac, 0)
     serve = file_server(content, sfi=sfi, chunk_log=log)
 
     def handle(protected: Command) -> Response:
@@ -312,12 +314,12 @@ def secure_file_server(
         assert len(response.data) <= (256 if not protected.is_extended else 65536)
         return response
 
-    terminal = SecureMessaging(cipher, k_enc, k_mac, 0)  # type: ignore[arg-type]
+    terminal = SecureMessaging(cipher, k_enc, k_mac, 0)
     return SecureConnection(FunctionConnection(handle), terminal)
 
 
 @pytest.mark.parametrize(("cipher", "chunk"), [("AES", 223), ("3DES", 231)])
-def test_secure_reads_use_the_largest_short_chunk(cipher: str, chunk: int) -> None:
+def test_secure_reads_use_the_largest_short_chunk(cipher: Cipher, chunk: int) -> None:
     content = tlv.encode(0x77, bytes(996))  # 1000 bytes
     log: list[Command] = []
     conn = secure_file_server(content, cipher, 0x1D, log)
@@ -336,7 +338,7 @@ def test_secure_extended_read_takes_the_rest_in_one_apdu() -> None:
     assert len(log) == 2 and log[0].ne == 223 and log[1].ne == len(content) - 223
 
 
-# --- read_card: the access-control decisions --------------------------------------------------------
+# --- read_card: the access-control decisions ------------------------------------------------
 
 CARD_ACCESS_G1 = bytes.fromhex(
     str(_vector("card_access_icao9303_11_appendix_g.json")["g1_ecdh_gm"])
@@ -531,7 +533,8 @@ class Chip:
         return card
 
 
-def make_chip(profile: Profile) -> Chip:
+def make_chip(profile: Profile, photo: bytes | None = None) -> Chip:
+    """A prepared card image of the first sample citizen with a CAN (``photo``: another face)."""
     results = validate_all(load_records(SAMPLES / "citizens.csv"), profile, TODAY)
     record = next(r.record for r in results if r.record is not None and r.record.can)
     assert record.can is not None
@@ -541,7 +544,7 @@ def make_chip(profile: Profile) -> Chip:
         profile,
         _issuer(),
         card_id="read-test",
-        photo=record.photo_path.read_bytes(),
+        photo=photo if photo is not None else record.photo_path.read_bytes(),
         fingerprints=[p.read_bytes() for p in record.fingerprint_paths],
         signing_time=datetime(2026, 11, 1, 10, 0, tzinfo=UTC),
         chip_keys=keys,
@@ -555,8 +558,9 @@ def chip() -> Chip:
     return make_chip(load_profile("vn-cccd-2021"))
 
 
-def connect(card: object) -> object:
-    return emulator_card.EmulatorConnection(card)
+def connect(card: object) -> Connection:
+    connection: Connection = emulator_card.EmulatorConnection(card)
+    return connection
 
 
 def assert_complete(result: object, chip: Chip) -> None:
@@ -577,7 +581,7 @@ def assert_complete(result: object, chip: Chip) -> None:
 
 def test_read_pace_can_with_ca_and_aa(chip: Chip) -> None:
     card = chip.card()
-    result = read_card(connect(card), AccessKey.from_can(chip.can))  # type: ignore[arg-type]
+    result = read_card(connect(card), AccessKey.from_can(chip.can))
     assert result.access == "PACE-CAN" and result.pace is not None
     assert_complete(result, chip)
     assert result.extended_length
@@ -586,7 +590,7 @@ def test_read_pace_can_with_ca_and_aa(chip: Chip) -> None:
 
 
 def test_read_pace_mrz(chip: Chip) -> None:
-    result = read_card(connect(chip.card()), AccessKey.from_mrz(chip.mrz))  # type: ignore[arg-type]
+    result = read_card(connect(chip.card()), AccessKey.from_mrz(chip.mrz))
     assert result.access == "PACE-MRZ"
     assert_complete(result, chip)
 
@@ -597,17 +601,17 @@ def test_read_bac_when_the_chip_has_no_pace(chip: Chip) -> None:
         files={s: d for s, d in chip.image.files.items() if s != files.CARD_ACCESS},
     )
     no_pace = dataclasses.replace(chip, image=image)
-    result = read_card(connect(no_pace.card(can=False)), AccessKey.from_mrz(chip.mrz))  # type: ignore[arg-type]
+    result = read_card(connect(no_pace.card(can=False)), AccessKey.from_mrz(chip.mrz))
     assert result.access == "BAC" and result.pace is None
     assert_complete(result, no_pace)
 
 
 def test_read_short_length_only(chip: Chip) -> None:
-    long_read = read_card(connect(chip.card()), AccessKey.from_can(chip.can))  # type: ignore[arg-type]
+    long_read = read_card(connect(chip.card()), AccessKey.from_can(chip.can))
     short = read_card(
         connect(chip.card()),
         AccessKey.from_can(chip.can),
-        extended_length=False,  # type: ignore[arg-type]
+        extended_length=False,
     )
     assert not short.extended_length
     assert_complete(short, chip)
@@ -616,7 +620,7 @@ def test_read_short_length_only(chip: Chip) -> None:
 
 def test_requested_data_groups_and_missing(chip: Chip) -> None:
     result = read_card(
-        connect(chip.card()),  # type: ignore[arg-type]
+        connect(chip.card()),
         AccessKey.from_can(chip.can),
         data_groups=[1, 5],
         chip_authentication=False,
@@ -630,25 +634,25 @@ def test_requested_data_groups_and_missing(chip: Chip) -> None:
 def test_wrong_can_is_a_protocol_error(chip: Chip) -> None:
     wrong = "000000" if chip.can != "000000" else "111111"
     with pytest.raises(ProtocolError):
-        read_card(connect(chip.card()), AccessKey.from_can(wrong))  # type: ignore[arg-type]
+        read_card(connect(chip.card()), AccessKey.from_can(wrong))
 
 
 def test_wrong_mrz_on_bac_is_a_protocol_error(chip: Chip) -> None:
     key = AccessKey.from_mrz_fields("000000000", "900101", "300101")
     with pytest.raises(ProtocolError):
-        read_card(connect(chip.card()), key, extended_length=False)  # type: ignore[arg-type]
+        read_card(connect(chip.card()), key, extended_length=False)
 
 
 class Tamper:
     """Flips one bit of the MAC of the ``target``-th response (a protected one)."""
 
-    def __init__(self, inner: object, target: int) -> None:
+    def __init__(self, inner: Connection, target: int) -> None:
         self.inner = inner
         self.count = 0
         self.target = target
 
     def send(self, command: Command) -> Response:
-        response: Response = self.inner.send(command)  # type: ignore[attr-defined]
+        response = self.inner.send(command)
         self.count += 1
         if self.count == self.target:
             data = bytearray(response.data)
@@ -661,13 +665,13 @@ def test_tampered_response_mac_is_a_protocol_error(chip: Chip) -> None:
     # APDU 12 is well inside secure messaging (after PACE's 7 exchanges and the first reads).
     tampered = Tamper(connect(chip.card()), 12)
     with pytest.raises(ProtocolError):
-        read_card(tampered, AccessKey.from_can(chip.can))  # type: ignore[arg-type]
+        read_card(tampered, AccessKey.from_can(chip.can))
 
 
 class PullOut:
     """The card leaves the field after ``after`` APDUs."""
 
-    def __init__(self, inner: object, after: int) -> None:
+    def __init__(self, inner: Connection, after: int) -> None:
         self.inner = inner
         self.left = after
 
@@ -675,13 +679,25 @@ class PullOut:
         if self.left == 0:
             raise TransportError("card removed from test reader", reader="test reader")
         self.left -= 1
-        return self.inner.send(command)  # type: ignore[attr-defined, no-any-return]
+        return self.inner.send(command)
 
 
 @pytest.mark.parametrize("after", [3, 9, 14, 20])
 def test_card_removed_mid_read_then_a_fresh_read_works(chip: Chip, after: int) -> None:
     card = chip.card()
     with pytest.raises(TransportError):
-        read_card(PullOut(connect(card), after), AccessKey.from_can(chip.can))  # type: ignore[arg-type]
-    again = read_card(connect(card), AccessKey.from_can(chip.can))  # type: ignore[arg-type]
+        read_card(PullOut(connect(card), after), AccessKey.from_can(chip.can))
+    again = read_card(connect(card), AccessKey.from_can(chip.can))
     assert_complete(again, chip)
+
+
+def test_read_pace_cam_is_verified_against_dg14() -> None:
+    vn = load_profile("vn-cccd-2021")
+    cam = dataclasses.replace(vn, access=dataclasses.replace(vn.access, pace_mapping="CAM"))
+    chip = make_chip(cam)
+    result = read_card(connect(chip.card()), AccessKey.from_can(chip.can))
+    assert result.pace is not None and result.pace.mapping == "CAM"
+    assert result.pace.cam_verified is True
+    assert result.chip_authentication == "PACE-CAM" and result.ca is None  # CA not needed
+    assert result.aa is not None and result.aa.verified
+    assert result.errors == ()
