@@ -222,7 +222,8 @@ def test_ec_key_layout_refuses_bad_keys(name: str) -> None:
     variants = {
         "d = 0": [t if t.tag != 0x86 else tlv.Tlv.build(0x86, b"\x00") for t in good],
         "d = n": [
-            t if t.tag != 0x86 else tlv.Tlv.build(0x86, curve.n.to_bytes(40, "big")) for t in good
+            t if t.tag != 0x86 else tlv.Tlv.build(0x86, curve.n.to_bytes(curve.field_length, "big"))
+            for t in good
         ],
         "other b": [t if t.tag != 0x83 else tlv.Tlv.build(0x83, b"\x07") for t in good],
         "cofactor": [t if t.tag != 0x87 else tlv.Tlv.build(0x87, b"\x09") for t in good],

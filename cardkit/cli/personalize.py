@@ -1,0 +1,173 @@
+"""``cardkit personalize``: write prepared card images to blank chips, lock them, read them back.
+
+Personalization is irreversible (the chip is locked at the end), so the command asks for
+confirmation unless ``--yes``. Exit codes: 0 every card personalized and verified, 1 a read-back
+check failed (the card is locked but must not be issued), 2 unusable input, 3 reader or card
+errors — a card pulled mid-way is reported with the step it was at.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from cardkit.errors import CardkitError, KeyStoreError
+from cardkit.pki.keystore.transport import TransportKey, open_transport_key
+from cardkit.pki.secrets import read_secret
+from cardkit.pki.trust import TrustStore
+from cardkit.profile import load_profile
+from cardkit.services.card_image import (
+    MANIFEST,
+    CardImage,
+    ChipSecrets,
+    read_card_image,
+    secrets_aad,
+)
+from cardkit.services.personalize import PersonalizeResult, personalize
+from cardkit.services.pki_admin import load_config
+
+EXIT_PROBLEMS = 1
+
+
+def image_folders(path: Path) -> list[Path]:
+    """``path`` itself when it is a card image, else the card images in it (a prepared batch),
+    in name order."""
+    if (path / MANIFEST).is_file():
+        return [path]
+    found = sorted(p for p in path.iterdir() if p.is_dir() and (p / MANIFEST).is_file())
+    if not found:
+        raise click.UsageError(f"{path} is neither a card image nor a folder of card images")
+    return found
+
+
+def _transport_key(keys_dir: Path, password_from: str | None) -> TransportKey:
+    config = load_config(keys_dir)
+    secret = read_secret(password_from, "key password") if password_from else config.read_secret()
+    return open_transport_key(config.ref(config.transport_key), secret)
+
+
+def _unseal(image: CardImage, key: TransportKey) -> ChipSecrets:
+    if image.transport_key_id and image.transport_key_id != key.key_id:
+        raise KeyStoreError(
+            f"card image {image.card_id} was sealed with transport key {image.transport_key_id}, "
+            f"not {key.key_id}: use the keys folder it was prepared with"
+        )
+    return ChipSecrets.from_bytes(key.decrypt(image.sealed, secrets_aad(image.card_id, image.sod)))
+
+
+def _summary(result: PersonalizeResult) -> str:
+    v = result.verdict
+    line = (
+        f"{result.card_id}: {'personalized and verified' if result.status == 'ok' else 'FAILED'}"
+        f" — {result.apdu_count} APDUs, {result.file_bytes} file bytes "
+        f"({'extended' if result.extended_length else 'short'} length), read back with "
+        f"{v.access}, chip authentication {v.chip_authentication}, active authentication "
+        f"{v.active_authentication}, {result.seconds * 1000:.0f} ms"
+    )
+    for problem in v.problems:
+        line += f"\n    {problem}"
+    return line
+
+
+def _wait_for_removal(reader: str, timeout: float) -> None:
+    from cardkit.transport.pcsc import reader_statuses
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(s.name == reader and s.card_present for s in reader_statuses()):
+            return
+        time.sleep(0.1)
+
+
+@click.command("personalize")
+@click.argument("card_image", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--reader", required=True, help="PC/SC reader name, e.g. 'Virtual PCD 00 00'.")
+@click.option(
+    "--keys",
+    "keys_dir",
+    default="keys",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Keys folder of `cardkit pki init`: its transport key unseals the chip secrets.",
+)
+@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="CSCA certificates and CRLs for the read-back check (default: KEYS/trust).",
+)
+@click.option("--timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds to wait for a card on the reader.")  # fmt: skip
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (the chip gets locked).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON result for scripts.")
+def personalize_command(
+    card_image: Path,
+    reader: str,
+    keys_dir: Path,
+    password_from: str | None,
+    trust: Path | None,
+    timeout: float,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Write CARD_IMAGE (or each card image of a prepared batch folder, one card after the
+    other) to the blank chip on READER, lock it and verify it by reading it back.
+
+    Irreversible: a locked chip cannot be personalized again.
+    """
+    from cardkit.cli.main import exit_code_for
+
+    try:
+        code = _run(card_image, reader, keys_dir, password_from, trust, timeout, yes, as_json)
+    except CardkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exit_code_for(exc)) from None
+    if code:
+        raise SystemExit(code)
+
+
+def _run(
+    card_image: Path,
+    reader: str,
+    keys_dir: Path,
+    password_from: str | None,
+    trust_dir: Path | None,
+    timeout: float,
+    yes: bool,
+    as_json: bool,
+) -> int:
+    from cardkit.transport.pcsc import open_reader
+
+    folders = image_folders(card_image)
+    images = [read_card_image(folder) for folder in folders]
+    key = _transport_key(keys_dir, password_from)
+    sealed = [(image, _unseal(image, key)) for image in images]
+    if trust_dir is None and (keys_dir / "trust").is_dir():
+        trust_dir = keys_dir / "trust"
+    trust = TrustStore.from_folder(trust_dir) if trust_dir is not None else None
+    if not yes:
+        what = f"card image {images[0].card_id}" if len(images) == 1 else f"{len(images)} cards"
+        click.confirm(
+            f"Personalize and LOCK {what} on '{reader}'? This cannot be undone", abort=True,
+            err=True,
+        )  # fmt: skip
+    results: list[PersonalizeResult] = []
+    for index, (image, secrets) in enumerate(sealed):
+        if index:
+            click.echo(f"place the next blank card on '{reader}' ({image.card_id})", err=True)
+            _wait_for_removal(reader, timeout)
+        profile = load_profile(image.profile)
+        with open_reader(reader, timeout=timeout) as connection:
+            result = personalize(connection, image, secrets, profile, trust=trust)
+        results.append(result)
+        if not as_json:
+            click.echo(_summary(result))
+    if as_json:
+        described = [r.describe() for r in results]
+        click.echo(json.dumps(described[0] if len(described) == 1 else described, indent=2))
+    sys.stdout.flush()
+    return 0 if all(r.status == "ok" for r in results) else EXIT_PROBLEMS
