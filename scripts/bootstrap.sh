@@ -12,7 +12,9 @@ cd "$(dirname "$0")/.."
 #   openssl                               the tests check SODs and certificates with the real openssl
 #   softhsm2                              a real PKCS#11 token for the HSM key-store backend
 #   pcscd vsmartcard-vpcd pcsc-tools       a real PC/SC stack with virtual readers for the card emulator
-PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools)
+#   fonts-dejavu-core fonts-ocr-b          Vietnamese text and the OCR-B MRZ on printed card faces
+#   poppler-utils zbar-tools               the print tests read the PDF text and decode the QR code
+PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools fonts-dejavu-core fonts-ocr-b poppler-utils zbar-tools)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
