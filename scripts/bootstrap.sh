@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 #   pcscd vsmartcard-vpcd pcsc-tools       a real PC/SC stack with virtual readers for the card emulator
 #   fonts-dejavu-core fonts-ocr-b          Vietnamese text and the OCR-B MRZ on printed card faces
 #   poppler-utils zbar-tools               the print tests read the PDF text and decode the QR code
-PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools fonts-dejavu-core fonts-ocr-b poppler-utils zbar-tools)
+#   postgresql                             the multi-station batch journal (tests run a throwaway server)
+PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools fonts-dejavu-core fonts-ocr-b poppler-utils zbar-tools postgresql)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

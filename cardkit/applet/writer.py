@@ -34,6 +34,7 @@ __all__ = [
 
 FILE_EXISTS = 0x6A89
 ATR_INFO_FID = 0x2F01
+CARD_ACCESS_FID = 0x011C
 TAG_EXTENDED_LENGTH_INFO = 0x7F66
 #: Header (4) + extended Lc (3): what an UPDATE BINARY adds around its data.
 _EXTENDED_OVERHEAD = 7
@@ -204,12 +205,21 @@ class AppletWriter:
         """Refuse, before anything is written, a card that already holds one of these files:
         AppletLockedError when it also refuses to read it in clear (6982: locked),
         AlreadyPersonalizedError otherwise. Only SELECT and READ BINARY are sent."""
+        found: list[tuple[str, int]] = []
         for name, fid in named_fids:
             response = self._send(f"check {name} is absent", commands.select_file(fid))
             if response.sw == SW.FILE_NOT_FOUND:
                 continue
             if response.sw != SW.OK:
                 raise CardError(f"check {name} is absent: SELECT refused", sw=response.sw)
+            found.append((name, fid))
+        if not found:
+            return
+        # EF.CardAccess stays readable after LOCK (PACE needs it): ask another file.
+        for name, fid in found:
+            if fid == CARD_ACCESS_FID:
+                continue
+            self._send(f"select {name}", commands.select_file(fid))
             read = self._send(f"check {name} is readable", Command(0x00, 0xB0, 0, 0, ne=1))
             if read.sw in (SW.SECURITY_STATUS_NOT_SATISFIED, SW.CONDITIONS_NOT_SATISFIED):
                 raise AppletLockedError(
@@ -217,11 +227,12 @@ class AppletWriter:
                     "it cannot be personalized again",
                     sw=read.sw,
                 )
-            raise AlreadyPersonalizedError(
-                f"the card already holds {name}: it was personalized (perhaps partially) "
-                "before and cannot be personalized again",
-                sw=FILE_EXISTS,
-            )
+            break
+        raise AlreadyPersonalizedError(
+            f"the card already holds {found[0][0]}: it was personalized (perhaps partially) "
+            "before and cannot be personalized again",
+            sw=FILE_EXISTS,
+        )
 
     def create_file(self, name: str, fid: int, size: int) -> None:
         step = f"CREATE FILE {name} ({size} bytes)"

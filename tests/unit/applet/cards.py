@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cardkit.lds.build import fit_face_for, fit_finger_for
+from cardkit.lds.image import FittedImage
 from cardkit.pki import certs
 from cardkit.pki.keystore.transport import FileTransportKey
 from cardkit.pki.signer import LocalSigner, SignatureScheme
@@ -90,12 +91,12 @@ def sample_records() -> tuple[CitizenRecord, ...]:
 
 
 @lru_cache(maxsize=16)
-def _fitted_face(row: int, profile_name: str) -> object:
+def _fitted_face(row: int, profile_name: str) -> FittedImage:
     record = sample_records()[row]
     return fit_face_for(record.photo_path.read_bytes(), vn_profile())
 
 
-def fitted_finger(row: int) -> object:
+def fitted_finger(row: int) -> list[FittedImage]:
     record = sample_records()[row]
     return [fit_finger_for(p.read_bytes()) for p in record.fingerprint_paths]
 

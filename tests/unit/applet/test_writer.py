@@ -30,9 +30,7 @@ ATR_SHORT = bytes.fromhex("3B858131FE45807394010000")
 
 
 def _chunks(sent: list[Command]) -> list[tuple[int, int, bool]]:
-    return [
-        ((c.p1 << 8) | c.p2, len(c.data), c.is_extended) for c in sent if c.ins == 0xD6
-    ]
+    return [((c.p1 << 8) | c.p2, len(c.data), c.is_extended) for c in sent if c.ins == 0xD6]
 
 
 def _ok_card(sent: list[Command]) -> FunctionConnection:
