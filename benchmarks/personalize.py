@@ -30,6 +30,7 @@ from pathlib import Path
 from types import ModuleType
 
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
+from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
 from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
 from cardkit.services.personalize import PersonalizeResult, personalize
@@ -51,13 +52,12 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
-def make_images(n: int) -> tuple[list[tuple[CardImage, ChipSecrets]], object]:
+def make_images(n: int) -> tuple[list[tuple[CardImage, ChipSecrets]], TrustStore]:
     """``n`` card images of the sample citizens, prepared in memory, and the trust store."""
     bench = _load("cardkit_bench_prepare", PREPARE_BENCH)
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from cardkit.pki.signer import LocalSigner
-    from cardkit.pki.trust import TrustStore
 
     profile = load_profile(PROFILE)
     pki = bench.make_pki()
@@ -90,7 +90,7 @@ def _check(result: PersonalizeResult) -> PersonalizeResult:
 
 
 def in_process(
-    images: Sequence[tuple[CardImage, ChipSecrets]], trust: object, extended: bool | None
+    images: Sequence[tuple[CardImage, ChipSecrets]], trust: TrustStore, extended: bool | None
 ) -> tuple[list[float], list[PersonalizeResult]]:
     profile = load_profile(PROFILE)
     times, results = [], []
@@ -103,7 +103,7 @@ def in_process(
             secrets,
             profile,
             trust=trust,
-            extended_length=extended,  # type: ignore[arg-type]
+            extended_length=extended,
         )
         times.append(time.perf_counter() - start)
         results.append(_check(result))
@@ -112,7 +112,7 @@ def in_process(
 
 def through_pcscd(
     images: Sequence[tuple[CardImage, ChipSecrets]],
-    trust: object,
+    trust: TrustStore,
     extended: bool | None,
     pcsc: ModuleType,
     workdir: Path,
@@ -136,7 +136,7 @@ def through_pcscd(
                     secrets,
                     profile,
                     trust=trust,
-                    extended_length=extended,  # type: ignore[arg-type]
+                    extended_length=extended,
                 )
             times.append(time.perf_counter() - start)
             results.append(_check(result))

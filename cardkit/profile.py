@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from cardkit.errors import ProfileError
+from cardkit.layout.model import Layout, parse_layout
 
 ImageFormat = Literal["jpeg", "jpeg2000"]
 AaAlgorithm = Literal["ECDSA", "RSA", "none"]
@@ -108,6 +109,7 @@ class Profile:
     expiry: ExpirySettings
     limits: Limits
     source: Path | None = None
+    layout: Layout | None = None  # the card face ([layout]); None: the profile cannot print
 
 
 def profile_dirs() -> list[Path]:
@@ -216,7 +218,7 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     """Validate a decoded TOML document and build the :class:`Profile`."""
     where = str(source) if source else "profile"
     unknown_tables = set(data) - {
-        "profile", "document", "lds", "access", "photo", "expiry", "limits",
+        "profile", "document", "lds", "access", "photo", "expiry", "limits", "layout",
     }  # fmt: skip
     if unknown_tables:
         raise ProfileError(f"{where}: unknown table(s) {', '.join(sorted(unknown_tables))}")
@@ -315,4 +317,9 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     )
     li.done()
 
-    return Profile(name, description, document, lds, access, photo, expiry, limits, source)
+    # Optional: a profile without [layout] still prepares and verifies cards, it cannot print.
+    layout = parse_layout(data["layout"], where) if "layout" in data else None
+
+    return Profile(
+        name, description, document, lds, access, photo, expiry, limits, source, layout
+    )

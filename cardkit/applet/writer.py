@@ -203,8 +203,9 @@ class AppletWriter:
 
     def check_blank(self, named_fids: Iterable[tuple[str, int]]) -> None:
         """Refuse, before anything is written, a card that already holds one of these files:
-        AppletLockedError when it also refuses to read it in clear (6982: locked),
-        AlreadyPersonalizedError otherwise. Only SELECT and READ BINARY are sent."""
+        AppletLockedError when it refuses a plain READ BINARY of one (6982: locked; EF.CardAccess
+        is not asked, it stays free to read after LOCK), AlreadyPersonalizedError otherwise.
+        Only SELECT and READ BINARY are sent."""
         found: list[tuple[str, int]] = []
         for name, fid in named_fids:
             response = self._send(f"check {name} is absent", commands.select_file(fid))

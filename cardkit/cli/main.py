@@ -57,12 +57,24 @@ def _register() -> None:
     from cardkit.cli.lds import lds
     from cardkit.cli.mrz import mrz
     from cardkit.cli.pki import pki
+    from cardkit.cli.personalize import personalize_command
     from cardkit.cli.prepare import prepare, verify_files_command
     from cardkit.cli.read import read
     from cardkit.cli.readers import readers
     from cardkit.cli.records import records
 
-    for command in (records, mrz, lds, pki, prepare, verify_files_command, readers, read, emulator):
+    for command in (
+        records,
+        mrz,
+        lds,
+        pki,
+        prepare,
+        verify_files_command,
+        readers,
+        read,
+        emulator,
+        personalize_command,
+    ):
         cli.add_command(command)
 
 
