@@ -56,8 +56,8 @@ def _register() -> None:
     from cardkit.cli.emulator import emulator
     from cardkit.cli.lds import lds
     from cardkit.cli.mrz import mrz
-    from cardkit.cli.pki import pki
     from cardkit.cli.personalize import personalize_command
+    from cardkit.cli.pki import pki
     from cardkit.cli.prepare import prepare, verify_files_command
     from cardkit.cli.read import read
     from cardkit.cli.readers import readers
