@@ -61,7 +61,36 @@ openssl cms -verify -inform DER -in "$OUT/sod-00002.cms" -binary -purpose any \
 openssl verify -CAfile "$KEYS/trust/csca.crt.pem" -CRLfile "$KEYS/trust/csca.crl" -crl_check \
     "$KEYS/dsc.crt.pem"
 
-step "8. Dump the LDS files of the first card"
+step "8. Personalize every card image onto cardkit's emulator through a real pcscd, read each back"
+# Each card image goes onto a fresh blank virtual chip: an emulator process on a vpcd reader slot
+# (alternating two slots, so pcscd sees each card leave before the next one arrives there).
+scripts/virtual-reader.sh start --readers 2
+trap 'scripts/virtual-reader.sh stop >/dev/null 2>&1 || true' EXIT
+mkdir -p "$OUT/chips"
+n=0
+for card in "$OUT"/cards/*/; do
+    id="$(basename "$card")"
+    slot=$((n % 2))
+    reader="Virtual PCD 00 0$slot"
+    cardkit emulator start --slot "$slot" --state "$OUT/chips/$id.json" > "$OUT/chips/$id.log" 2>&1 &
+    emulator=$!
+    cardkit personalize "$card" --reader "$reader" --keys "$KEYS" --yes --timeout 15 \
+        | tail -n 1
+    if [ "$n" -eq 0 ]; then
+        # As a checkpoint would: PACE with the CAN (from the sample record: demo data, not a
+        # secret), chip and active authentication, every file read back.
+        CARDKIT_DEMO_CAN="$(python -c 'import csv, sys
+print(next(csv.DictReader(open(sys.argv[1], encoding="utf-8")))["can"])' "$SAMPLES/citizens.csv")"
+        export CARDKIT_DEMO_CAN
+        cardkit read --reader "$reader" --can-from env:CARDKIT_DEMO_CAN --out "$OUT/read-$id"
+    fi
+    kill "$emulator"
+    wait "$emulator" 2>/dev/null || true
+    n=$((n + 1))
+done
+echo "$n card(s) personalized and read back through pcscd"
+
+step "9. Dump the LDS files of the first card"
 cardkit lds dump "$OUT/cards/citizens-00002"
 cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 

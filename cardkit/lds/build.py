@@ -38,7 +38,7 @@ from cardkit.lds.security_infos import (
     PaceInfo,
     SecurityInfo,
 )
-from cardkit.profile import Profile
+from cardkit.profile import AccessSettings, Profile
 from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
 
 #: Standardized domain parameter IDs of the curves a profile may name (9303-11 §9.5.1 Table 6).
@@ -144,12 +144,11 @@ def _dg13(record: CitizenRecord) -> Dg13:
     )
 
 
-# The SecurityInfos below depend on the profile only; they are frozen values, so they are
-# encoded once per profile rather than once per card (asn1crypto made DG14 a quarter of the time
-# of preparing a card). Profiles are frozen and hashable.
+# The SecurityInfos below depend on the profile's access settings only (a frozen, hashable
+# value), so they are encoded once per profile rather than once per card (asn1crypto made DG14 a
+# quarter of the time of preparing a card).
 @functools.lru_cache(maxsize=16)
-def _pace_infos_of(profile: Profile) -> tuple[SecurityInfo, ...]:
-    access = profile.access
+def _pace_infos_of(access: AccessSettings) -> tuple[SecurityInfo, ...]:
     if not access.pace_passwords:
         return ()
     protocol = PACE_PROTOCOLS[access.pace_mapping]
@@ -157,13 +156,13 @@ def _pace_infos_of(profile: Profile) -> tuple[SecurityInfo, ...]:
 
 
 def _pace_infos(profile: Profile) -> list[SecurityInfo]:
-    return list(_pace_infos_of(profile))
+    return list(_pace_infos_of(profile.access))
 
 
 @functools.lru_cache(maxsize=16)
-def _card_access(profile: Profile) -> bytes | None:
+def _card_access(access: AccessSettings) -> bytes | None:
     """EF.CardAccess: the PACEInfos (9303-11 §9.2.1), or None without PACE."""
-    pace = _pace_infos_of(profile)
+    pace = _pace_infos_of(access)
     return bytes(CardAccess.build(pace)) if pace else None
 
 
@@ -308,7 +307,7 @@ def build_lds(
         )
     }
     result.update((files.dg(n), data) for n, data in sorted(out.items()))
-    card_access = _card_access(profile)
+    card_access = _card_access(profile.access)
     if card_access is not None:
         result[files.CARD_ACCESS] = card_access
     return LdsFiles(mrz, result)

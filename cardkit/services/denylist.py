@@ -137,9 +137,7 @@ class DenyList:
         try:
             columns = {row[1].lower() for row in connection.execute(f"PRAGMA table_info({TABLE})")}
             if NUMBER_COLUMN not in columns:
-                raise DenyListError(
-                    f"{file}: no table {TABLE!r} with a {NUMBER_COLUMN!r} column"
-                )
+                raise DenyListError(f"{file}: no table {TABLE!r} with a {NUMBER_COLUMN!r} column")
             reason = REASON_COLUMN if REASON_COLUMN in columns else "''"
             rows = connection.execute(f"SELECT {NUMBER_COLUMN}, {reason} FROM {TABLE}").fetchall()
         except sqlite3.Error as exc:
