@@ -320,6 +320,4 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     # Optional: a profile without [layout] still prepares and verifies cards, it cannot print.
     layout = parse_layout(data["layout"], where) if "layout" in data else None
 
-    return Profile(
-        name, description, document, lds, access, photo, expiry, limits, source, layout
-    )
+    return Profile(name, description, document, lds, access, photo, expiry, limits, source, layout)

@@ -62,6 +62,7 @@ def _register() -> None:
     from cardkit.cli.read import read
     from cardkit.cli.readers import readers
     from cardkit.cli.records import records
+    from cardkit.cli.verify import verify
 
     for command in (
         records,
@@ -74,6 +75,7 @@ def _register() -> None:
         read,
         emulator,
         personalize_command,
+        verify,
     ):
         cli.add_command(command)
 

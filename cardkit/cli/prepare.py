@@ -12,14 +12,13 @@ from typing import Any
 import click
 
 from cardkit.cli.render import check_table, verdict_line
-from cardkit.errors import PkiError
-from cardkit.pki.masterlist import read_master_list, verify_master_list
 from cardkit.pki.secrets import read_secret
-from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
 from cardkit.report import Verdict
+from cardkit.services.denylist import DenyList
 from cardkit.services.pki_admin import Pki
 from cardkit.services.prepare import Outcome, Status, prepare_batch
+from cardkit.services.verify import load_trust
 from cardkit.services.verify_files import verify_files
 
 EXIT_PROBLEMS = 1
@@ -113,21 +112,6 @@ def prepare(
         raise SystemExit(EXIT_PROBLEMS)
 
 
-def load_trust(trust: Path | None, masterlist: Path | None) -> TrustStore:
-    """Trust anchors from a folder of CSCA certificates and CRLs, and/or a master list whose
-    signature chains to a CSCA of that folder (a master list is only as good as its signer)."""
-    store = TrustStore.from_folder(trust) if trust is not None else TrustStore()
-    if masterlist is not None:
-        if not store.cscas:
-            raise PkiError(
-                "a master list is trusted through its signer: give --trust with the CSCA"
-            )
-        ml = read_master_list(masterlist.read_bytes())
-        verify_master_list(ml, store.cscas)
-        store = store.add_master_list_certificates(ml.certificates)
-    return store
-
-
 @click.command("verify-files")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -140,10 +124,28 @@ def load_trust(trust: Path | None, masterlist: Path | None) -> TrustStore:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A CSCA master list (CMS) to trust, once its signature is verified.",
 )
+@click.option(
+    "--crl",
+    "crls",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An extra CRL to check Document Signers against (repeatable).",
+)
+@click.option(
+    "--deny-list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Lost, stolen or revoked document numbers (CSV or SQLite).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--quiet", is_flag=True, help="Only the verdict line per card.")
 def verify_files_command(
-    path: Path, trust: Path | None, masterlist: Path | None, as_json: bool, quiet: bool
+    path: Path,
+    trust: Path | None,
+    masterlist: Path | None,
+    crls: tuple[Path, ...],
+    deny_list: Path | None,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Passive authentication of card images (or LDS files read earlier): every DG hash, the
     SOD signature, the Document Signer's chain to a trusted CSCA, CRLs and dates.
@@ -153,8 +155,9 @@ def verify_files_command(
     """
     if trust is None:
         raise click.UsageError("give --trust: without trust anchors nothing verifies")
-    store = load_trust(trust, masterlist)
-    results = verify_files(path, store, _now())
+    store = load_trust(trust, masterlist, crls)
+    deny = DenyList.load(deny_list) if deny_list is not None else None
+    results = verify_files(path, store, _now(), deny_list=deny)
     if not results:
         raise click.UsageError(f"no card image or LDS files found in {path}")
     emit: Callable[[str], None] = click.echo

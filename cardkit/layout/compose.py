@@ -17,6 +17,7 @@ from typing import Literal
 import qrcode
 import qrcode.constants
 
+from cardkit.errors import CardkitError
 from cardkit.layout.fit import LINE_FACTOR, PT_MM, FittedText, TextTooLong, fit_text
 from cardkit.layout.model import TD1_LINE_LENGTH, TD1_LINES, Box, Face, Layout
 
@@ -44,7 +45,7 @@ class CardData:
 
     def __post_init__(self) -> None:
         if len(self.mrz) != TD1_LINES or any(len(line) != TD1_LINE_LENGTH for line in self.mrz):
-            raise ValueError("a TD1 MRZ is 3 lines of 30 characters")
+            raise CardkitError(f"card {self.card_id}: a TD1 MRZ is 3 lines of 30 characters")
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,13 @@ def _pattern(layout: Layout, face: Face) -> list[Op]:
     ops: list[Op] = []
     color = layout.colors["pattern"]
     steps = 60
+    # The back's MRZ zone stays plain: background print there hinders OCR (ICAO 9303-3 §4.2).
+    floor = layout.height - layout.mrz.zone_height if face is layout.back else layout.height
     for k in range(9):
         phase = k * 0.7
         y0 = 6.0 + k * 5.6
+        if y0 + 1.6 > floor:
+            break
         pts = tuple(
             (
                 layout.width * i / steps,
@@ -177,7 +182,7 @@ def _chip(box: Box) -> list[Op]:
 
 
 class Composer:
-    """Lays out cards for one layout; ``measure`` gives text widths (the renderers' font metrics)."""
+    """Lays out cards for one layout; ``measure`` gives text widths (the fonts' metrics)."""
 
     def __init__(self, layout: Layout, measure: FontMeasure) -> None:
         self.layout = layout

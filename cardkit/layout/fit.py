@@ -100,13 +100,14 @@ def fit_text(
     first line starts that far down (a label line above it). Raises :class:`TextTooLong`.
     """
     text = " ".join(text.split())
-    current = size
-    while current >= min_size - 1e-9:
-        first = width - indent
+    sizes = [size - k * STEP_PT for k in range(int((size - min_size) / STEP_PT + 1e-9) + 1)]
+    if sizes[-1] > min_size:
+        sizes.append(min_size)  # always try the smallest size allowed
+    first = width - indent
+    for current in sizes:
         lines = wrap(text, measure, current, first, width) if first > 0 else None
         if lines is not None:
-            fitted = FittedText(round(current, 4), tuple(lines))
+            fitted = FittedText(current, tuple(lines))
             if len(lines) <= max_lines and top + len(lines) * fitted.line_height <= height + 1e-6:
                 return fitted
-        current -= STEP_PT
     raise TextTooLong(field, min_size=min_size)

@@ -120,7 +120,7 @@ def _convert_cff_to_ttf(source: Path, target: Path) -> None:
     try:
         font = TTFont(str(source))
         if "CFF " not in font:
-            raise FontError(f"{source}: expected CFF outlines")
+            raise FontError(f"cannot convert {source}: expected CFF outlines")
         order = font.getGlyphOrder()
         glyph_set = font.getGlyphSet()
         glyf = newTable("glyf")

@@ -231,7 +231,9 @@ class _Table:
 
 def _is_color(value: str) -> bool:
     return (
-        len(value) == 7 and value[0] == "#" and all(c in "0123456789abcdefABCDEF" for c in value[1:])
+        len(value) == 7
+        and value[0] == "#"
+        and all(c in "0123456789abcdefABCDEF" for c in value[1:])
     )
 
 
@@ -375,7 +377,10 @@ def _check_geometry(layout: Layout, where: str) -> None:
     if mrz.left + mrz.width > layout.width + eps:
         raise ProfileError(f"{where} [layout.mrz]: 30 characters at this pitch overflow the card")
     top_of_text = mrz.centre_from_top(0, layout.height) - mrz.char_height / 2
-    if top_of_text < layout.height - mrz.zone_height - eps or mrz.line3_centre < mrz.char_height / 2:
+    if (
+        top_of_text < layout.height - mrz.zone_height - eps
+        or mrz.line3_centre < mrz.char_height / 2
+    ):
         raise ProfileError(f"{where} [layout.mrz]: the three lines must lie inside the zone")
     zone = Box(0.0, layout.height - mrz.zone_height, layout.width, mrz.zone_height)
     for name, box in layout.back.boxes():

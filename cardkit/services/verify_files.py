@@ -20,6 +20,8 @@ from cardkit.pki.passive import passive_authentication
 from cardkit.pki.trust import TrustStore
 from cardkit.report import Check, Report, Status
 from cardkit.services.card_image import MANIFEST, CardImageError, read_card_image
+from cardkit.services.denylist import DenyList
+from cardkit.services.verify import content_checks
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,16 @@ def _com_groups(lds: dict[files.FileSpec, bytes]) -> tuple[list[int] | None, Che
         return None, Check("com.parse", "EF.COM decodes", Status.FAIL, str(exc), "9303-10 §4.6.1")
 
 
-def verify_folder(folder: Path, trust: TrustStore, at: datetime) -> Report:
-    """Every check on one card image or LDS folder; never raises on bad content."""
+def verify_folder(
+    folder: Path,
+    trust: TrustStore,
+    at: datetime,
+    *,
+    qr: str | None = None,
+    deny_list: DenyList | None = None,
+) -> Report:
+    """Every check on one card image or LDS folder: passive authentication and the content
+    checks of :func:`cardkit.services.verify.content_checks`; never raises on bad content."""
     checks: list[Check] = []
     lds: dict[files.FileSpec, bytes]
     if (folder / MANIFEST).exists():
@@ -77,6 +87,9 @@ def verify_folder(folder: Path, trust: TrustStore, at: datetime) -> Report:
     sod = lds.get(files.SOD, b"")
     groups = {spec.dg: data for spec, data in lds.items() if spec.dg is not None}
     checks.extend(passive_authentication(sod, groups, trust, at=at, com_data_groups=com))
+    # The card-level checks `cardkit verify` runs after reading a chip (DG13 vs DG1, expiry,
+    # deny list): the same code, on the files of the image.
+    checks.extend(content_checks(groups, today=at.date(), qr=qr, deny_list=deny_list))
     return Report(tuple(checks))
 
 
@@ -90,5 +103,10 @@ def card_folders(path: Path) -> Iterator[Path]:
             yield sub
 
 
-def verify_files(path: Path, trust: TrustStore, at: datetime) -> list[FolderReport]:
-    return [FolderReport(folder, verify_folder(folder, trust, at)) for folder in card_folders(path)]
+def verify_files(
+    path: Path, trust: TrustStore, at: datetime, *, deny_list: DenyList | None = None
+) -> list[FolderReport]:
+    return [
+        FolderReport(folder, verify_folder(folder, trust, at, deny_list=deny_list))
+        for folder in card_folders(path)
+    ]

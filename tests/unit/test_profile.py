@@ -78,3 +78,40 @@ def test_missing_table_and_key() -> None:
     data["extra"] = {}
     with pytest.raises(ProfileError, match="unknown table"):
         parse_profile(data)
+
+
+# --- the card face layout ([layout], issue 7) ----------------------------------------------------
+
+
+def test_shipped_profiles_have_a_layout() -> None:
+    for name in ("vn-cccd-2021", "icao-td1-generic"):
+        layout = load_profile(name).layout
+        assert layout is not None and layout.mrz.pitch == 2.54  # ICAO 9303-3 §4.2.1
+
+
+def test_layout_is_optional() -> None:
+    data = _vn()
+    del data["layout"]
+    assert parse_profile(data).layout is None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("width", "85.6", r"\[layout\]: 'width' has the wrong type"),
+        ("accent", "red", r"\[layout\]: 'accent' must be a colour"),
+        ("paper", "matte", r"\[layout\]: unknown key\(s\) paper"),
+    ],
+)
+def test_invalid_layout_values_are_named(key: str, value: object, message: str) -> None:
+    data = copy.deepcopy(_vn())
+    data["layout"][key] = value
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(data, source=Path("vn.toml"))
+
+
+def test_layout_element_in_the_mrz_zone_is_refused() -> None:
+    data = copy.deepcopy(_vn())
+    data["layout"]["back"]["chip"] = [4.0, 40.0, 10.0, 8.0]
+    with pytest.raises(ProfileError, match=r"\[layout.back\]: chip enters the MRZ zone"):
+        parse_profile(data)

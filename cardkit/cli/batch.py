@@ -1,0 +1,385 @@
+"""``cardkit batch``: journaled, resumable production batches (run, status, report).
+
+Exit codes: 0 done (every valid record issued; rejected records do not count), 1 the batch is
+not complete (stopped, or records rejected), 2 unusable input, 3 reader or card errors.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from cardkit.batch.journal import RECORD_STATES, Journal, JournalError, open_journal
+from cardkit.batch.report import collect, write_report
+from cardkit.batch.runner import BatchEvent, BatchSettings, PcscStation, Printer, run_batch
+from cardkit.pki.secrets import read_secret
+from cardkit.pki.trust import TrustStore
+from cardkit.profile import load_profile
+from cardkit.services.pki_admin import Pki
+
+EXIT_INCOMPLETE = 1
+FINISHED = ("verified", "printed", "rejected")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def default_workdir(records_file: Path) -> Path:
+    return records_file.parent / f"{records_file.stem}-batch"
+
+
+def _journal_url(journal: str | None, workdir: Path) -> str:
+    return journal if journal else str(workdir / "journal.sqlite")
+
+
+def _printer(spec: str | None) -> Printer | None:
+    """``MODULE:FUNCTION`` (a :class:`~cardkit.batch.runner.Printer`), else the printing
+    service's ``batch_printer`` when cardkit.services.printing provides one, else None."""
+    import importlib
+
+    if spec:
+        module_name, _, attr = spec.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError):
+            raise click.BadParameter(f"cannot import {spec}", param_hint="--printer") from None
+        return found  # type: ignore[no-any-return]
+    try:
+        printing = importlib.import_module("cardkit.services.printing")
+    except ImportError:
+        return None
+    factory = getattr(printing, "batch_printer", None)
+    return factory() if callable(factory) else None
+
+
+class Progress:
+    """One status line on a terminal (rate, ETA, counts per state), plain lines otherwise."""
+
+    def __init__(self, live: bool, quiet: bool) -> None:
+        self.live = live
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.first_done: int | None = None
+        self.counts: dict[str, int] = {}
+        self.width = 0
+
+    def line(self) -> str:
+        counts = self.counts
+        total = sum(counts.get(s, 0) for s in RECORD_STATES)
+        done = sum(counts.get(s, 0) for s in FINISHED)
+        issued = counts.get("verified", 0) + counts.get("printed", 0)
+        if self.first_done is None:
+            self.first_done = issued
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = (issued - self.first_done) / elapsed * 60
+        left = total - done
+        eta = f"{left / rate:.1f} min" if rate > 0 else "—"
+        filled = int(24 * done / total) if total else 0
+        states = " ".join(f"{s} {counts[s]}" for s in (*RECORD_STATES, "spoiled") if counts.get(s))
+        return (
+            f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{total}  {rate:.1f} cards/min  "
+            f"ETA {eta}  | {states}"
+        )
+
+    def __call__(self, event: BatchEvent) -> None:
+        if event.counts:
+            self.counts = event.counts
+        message = f"{event.card_id or ''} {event.kind}: {event.detail}".strip()
+        if self.live:
+            line = self.line()
+            pad = max(self.width - len(line), 0)
+            self.width = len(line)
+            if event.kind in ("spoiled", "refused", "recovered", "loaded", "stopped"):
+                click.echo("\r" + message + " " * max(self.width + pad - len(message), 0), err=True)
+            click.echo("\r" + line + " " * pad, nl=False, err=True)
+            if event.kind in ("done", "stopped"):
+                click.echo("", err=True)
+        elif not self.quiet and event.kind not in ("waiting", "card"):
+            click.echo(message, err=True)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C / SIGTERM: finish the current card, then stop. Second Ctrl-C: abort."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping after the current card (Ctrl-C again to abort at once)", err=True)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.group("batch")
+def batch() -> None:
+    """Journaled production batches: prepare, personalize, verify and print every record
+    exactly once, resumable after any crash, on one or several stations."""
+
+
+@batch.command("run")
+@click.argument("records_file", metavar="RECORDS", type=click.Path(exists=True, path_type=Path))
+@click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
+@click.option(
+    "--keys",
+    "keys_dir",
+    default="keys",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Keys folder of `cardkit pki init`: Document Signer, transport key, trust anchors.",
+)
+@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@click.option("--reader", required=True, help="PC/SC reader of this station's blank cards.")
+@click.option(
+    "--journal",
+    metavar="URL",
+    help="postgresql://user@host:port/db to share the batch between stations; default "
+    "WORKDIR/journal.sqlite.",
+)
+@click.option(
+    "--station",
+    help="This station's id (default HOST:READER). Restart a station with the same id to "
+    "resume its cards.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for card images (cards/), printed faces (printed/) and the SQLite journal "
+    "(default: RECORDS' folder / <records name>-batch).",
+)
+@click.option(
+    "--trust",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="CSCA certificates and CRLs for the read-back check (default: KEYS/trust).",
+)
+@click.option(
+    "--printer",
+    metavar="MODULE:FUNCTION",
+    help="The print step (default: cardkit.services.printing's batch_printer when it exists; "
+    "without a printer, cards end 'verified').",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+def run(
+    records_file: Path,
+    profile_name: str,
+    keys_dir: Path,
+    password_from: str | None,
+    reader: str,
+    journal: str | None,
+    station: str | None,
+    workdir: Path | None,
+    trust: Path | None,
+    printer: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Run the batch of RECORDS on this station until every record is done.
+
+    Every record goes through rejected | pending → prepared → personalizing → personalized →
+    verified → printed, each state committed to the journal before the next step. Run it again
+    after a crash: it resumes; a card that was being written is marked spoiled and its record
+    goes to the next blank card.
+
+    \b
+    Cards: the station takes the card in READER when it is present and free, writes it, then
+    waits for it to be REMOVED before taking the next one. A card that is not blank, or whose
+    chip serial the journal knows, is refused (nothing is written) and must be swapped. With
+    the emulator, scripts/card_feeder.py plays the operator: it serves a fresh blank card in a
+    vpcd reader each time the station lets go of the current one.
+    """
+    workdir = workdir or default_workdir(records_file)
+    profile = load_profile(profile_name)
+    secret = read_secret(password_from, "key password") if password_from else None
+    pki = Pki.open(keys_dir, secret)
+    issuer = pki.issuer()
+    if trust is None and (keys_dir / "trust").is_dir():
+        trust = keys_dir / "trust"
+    store = TrustStore.from_folder(trust) if trust is not None else None
+    from cardkit.pki.keystore.transport import open_transport_key
+
+    transport = open_transport_key(
+        pki.config.ref(pki.config.transport_key),
+        secret if secret is not None else pki.config.read_secret(),
+    )
+    settings = BatchSettings(
+        records_file=records_file,
+        profile=profile,
+        issuer=issuer,
+        transport=transport,
+        workdir=workdir,
+        station=station or f"{socket.gethostname()}:{reader}",
+        today=date.today(),
+        clock=_now,
+        trust=store,
+        audit=pki.config.audit,
+        printer=_printer(printer),
+    )
+    opened = open_journal(_journal_url(journal, workdir))
+    stop = threading.Event()
+    progress = Progress(live=not quiet and not as_json and sys.stderr.isatty(), quiet=quiet)
+    try:
+        with _stop_on_signals(stop):
+            stats = run_batch(opened, settings, PcscStation(reader), stop=stop, on_event=progress)
+    finally:
+        opened.close()
+    counts = stats.counts
+    complete = counts.get("pending", 0) + sum(
+        counts.get(s, 0) for s in ("prepared", "personalizing", "personalized")
+    ) == 0 and (settings.printer is None or counts.get("verified", 0) == 0)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "journal": opened.url,
+                    "station": settings.station,
+                    "counts": counts,
+                    "this_run": {
+                        "verified": stats.verified,
+                        "printed": stats.printed,
+                        "spoiled": stats.spoiled,
+                        "refused": stats.refused,
+                        "seconds": round(stats.seconds, 3),
+                        "journal_seconds": round(stats.journal_seconds, 3),
+                    },
+                    "stopped": stats.stopped,
+                    "complete": complete,
+                },
+                indent=2,
+            )
+        )
+    elif not quiet:
+        summary = ", ".join(f"{counts[s]} {s}" for s in (*RECORD_STATES, "spoiled") if counts[s])
+        click.echo(
+            f"{'stopped' if stats.stopped else 'done'}: {summary} (this station: "
+            f"{stats.verified} issued, {stats.spoiled} spoiled in {stats.seconds:.1f} s); "
+            f"journal {opened.url}"
+        )
+    if not complete or counts.get("rejected", 0):
+        raise SystemExit(EXIT_INCOMPLETE)
+
+
+def _open_for_reading(journal: str | None, workdir: Path | None) -> Journal:
+    if journal is None and workdir is None:
+        raise click.UsageError("give --journal URL or --workdir DIR")
+    if journal is None and workdir is not None and not (workdir / "journal.sqlite").exists():
+        raise click.UsageError(f"no journal in {workdir}")
+    return open_journal(_journal_url(journal, workdir or Path(".")))
+
+
+def _pick_batch(opened: Journal, batch_id: str | None) -> str:
+    ids = [b.batch for b in opened.batches()]
+    if batch_id is not None:
+        if batch_id not in ids:
+            raise JournalError(f"no batch {batch_id!r} in the journal")
+        return batch_id
+    if not ids:
+        raise JournalError("the journal holds no batch yet")
+    if len(ids) > 1:
+        raise click.UsageError(
+            f"the journal holds several batches; give --batch ({', '.join(ids)})"
+        )
+    return ids[0]
+
+
+_journal_option = click.option("--journal", metavar="URL", help="The batch's journal URL.")
+_workdir_option = click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The batch folder (its journal.sqlite).",
+)
+_batch_option = click.option("--batch", "batch_id", help="Batch id, when the journal has several.")
+
+
+@batch.command("status")
+@_journal_option
+@_workdir_option
+@_batch_option
+@click.option("--json", "as_json", is_flag=True)
+def status(journal: str | None, workdir: Path | None, batch_id: str | None, as_json: bool) -> None:
+    """Counts per state and per station of a batch (no personal data)."""
+    opened = _open_for_reading(journal, workdir)
+    try:
+        chosen = _pick_batch(opened, batch_id)
+        counts = opened.counts(chosen)
+        stations: dict[str, dict[str, int]] = {}
+        for rec in opened.records(chosen):
+            if rec.station:
+                per = stations.setdefault(rec.station, {})
+                per[rec.state] = per.get(rec.state, 0) + 1
+    finally:
+        opened.close()
+    if as_json:
+        click.echo(json.dumps({"batch": chosen, "counts": counts, "stations": stations}, indent=2))
+        return
+    click.echo(f"batch {chosen} ({opened.url})")
+    for state in (*RECORD_STATES, "spoiled"):
+        click.echo(
+            f"  {state:<14}{counts.get(state, 0):>6}{'  (cards)' if state == 'spoiled' else ''}"
+        )
+    for name, per in sorted(stations.items()):
+        click.echo(f"  station {name}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items())))
+
+
+@batch.command("report")
+@_journal_option
+@_workdir_option
+@_batch_option
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.csv or FILE.html",
+)
+def report(journal: str | None, workdir: Path | None, batch_id: str | None, out_file: Path) -> None:
+    """Write the per-record report (state, document number, chip and DSC serials, station,
+    times, reasons for rejection or spoilage) as CSV or HTML."""
+    if out_file.suffix.lower() not in (".csv", ".html", ".htm"):
+        raise click.BadParameter("must end in .csv or .html", param_hint="--out")
+    opened = _open_for_reading(journal, workdir)
+    try:
+        chosen = _pick_batch(opened, batch_id)
+        collected = collect(opened, chosen)
+    finally:
+        opened.close()
+    write_report(collected, out_file)
+    click.echo(f"{len(collected.records)} records of batch {chosen} → {out_file}")
+
+
+def main() -> None:
+    """``python -m cardkit.cli.batch``: the group on its own, with the CLI's error mapping."""
+    from cardkit.cli.main import exit_code_for
+    from cardkit.errors import CardkitError
+
+    try:
+        batch(prog_name="cardkit batch", standalone_mode=False)
+    except click.exceptions.Abort:
+        raise SystemExit(130) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except CardkitError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exit_code_for(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Fixtures for the batch tests: in-memory keys, a small records file, and a station that hands
+out in-process emulated cards (with a CPLC serial each), able to tear a card or crash the run."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cardkit.batch.runner import BatchSettings
+from cardkit.emulator.card import EmulatedCard
+from cardkit.errors import TransportError
+from cardkit.pki import certs
+from cardkit.pki.keystore.transport import FileTransportKey
+from cardkit.pki.signer import LocalSigner, SignatureScheme
+from cardkit.pki.trust import TrustStore
+from cardkit.profile import Profile, load_profile
+from cardkit.services.prepare import Issuer
+from cardkit.transport.apdu import Command, Response
+
+SAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "samples"
+TODAY = date(2026, 11, 1)  # the samples' reference day (profiles/samples/README.md)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SIGNED_AT = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+
+
+class Crash(BaseException):
+    """Stands for kill -9: nothing after it runs (not even the runner's error handling)."""
+
+
+class Keys:
+    def __init__(self) -> None:
+        scheme = SignatureScheme("sha256")
+        csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
+        self.csca = certs.create_csca(
+            csca_signer, country="VN", common_name="CSCA VN batch test",
+            serial=certs.new_serial_number(), not_before=T0, not_after=T0 + timedelta(days=6000),
+            private_key_usage_end=T0 + timedelta(days=1000), scheme=scheme,
+        )  # fmt: skip
+        dsc_key = ec.generate_private_key(ec.SECP256R1())
+        self.dsc = certs.issue_dsc(
+            csca_signer, self.csca, dsc_key.public_key(), common_name="DS VN batch test",
+            serial=certs.new_serial_number(), not_before=T0, not_after=T0 + timedelta(days=5000),
+            private_key_usage_end=T0 + timedelta(days=365), scheme=scheme,
+        )  # fmt: skip
+        self.transport = FileTransportKey("tk-0123456789abcdef", AESGCM(os.urandom(32)))
+        self.issuer = Issuer(LocalSigner(dsc_key, "file:dsc.key.pem"), self.dsc, self.transport)
+        self.trust = TrustStore((self.csca,))
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="session")
+def profile() -> Profile:
+    return load_profile("vn-cccd-2021")
+
+
+def write_records(path: Path, rows: int, broken: int = 0) -> Path:
+    """The first ``rows`` sample citizens (absolute image paths), then ``broken`` rows of
+    broken.csv."""
+    def read(name: str, n: int) -> tuple[list[str], list[dict[str, str]]]:
+        with (SAMPLES / name).open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            return list(reader.fieldnames or ()), [r for _, r in zip(range(n), reader, strict=False)]
+
+    fields, records = read("citizens.csv", rows)
+    _, bad = read("broken.csv", broken)
+    for row in [*records, *bad]:
+        for key in ("photo_path", "fingerprint_paths"):
+            parts = [p for p in (row.get(key) or "").split(";") if p]
+            row[key] = ";".join(str(SAMPLES / p) for p in parts)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([*records, *bad])
+    return path
+
+
+def cplc(serial: int) -> bytes:
+    """A 42-byte CPLC (GlobalPlatform Card Specification v2.3 §H.6) with this IC serial."""
+    body = bytearray(42)
+    body[0:2] = b"\x47\x90"  # IC fabricator
+    body[2:4] = b"\xd3\x21"  # IC type
+    body[12:16] = serial.to_bytes(4, "big")
+    body[16:18] = b"\x00\x01"  # IC batch
+    return b"\x9f\x7f\x2a" + bytes(body)
+
+
+class MemoryConnection:
+    def __init__(self, card: EmulatedCard, serial: int, tear_after: int | None,
+                 crash_after: int | None) -> None:  # fmt: skip
+        self.card = card
+        self.serial = serial
+        self.sent = 0
+        self.tear_after = tear_after
+        self.crash_after = crash_after
+        self.gone = False
+        card.power_on()
+
+    def send(self, command: Command) -> Response:
+        if self.gone:
+            raise TransportError("the card was removed", reader="memory")
+        self.sent += 1
+        if self.crash_after is not None and self.sent > self.crash_after:
+            raise Crash
+        if self.tear_after is not None and self.sent > self.tear_after:
+            self.gone = True
+            raise TransportError("the card was removed", reader="memory")
+        if (command.cla, command.ins, command.p1, command.p2) == (0x80, 0xCA, 0x9F, 0x7F):
+            return Response(cplc(self.serial), 0x9000)
+        return Response.from_bytes(self.card.transmit(bytes(command)))
+
+
+@dataclass
+class MemoryStation:
+    """Hands out a fresh blank emulated card each time (an instant card feeder). ``tear[i]`` /
+    ``crash[i]``: the i-th card (0-based) is pulled / the process "dies" after that many APDUs.
+    ``offer_used``: card indexes at which the previous card is offered again first."""
+
+    tear: dict[int, int] = field(default_factory=dict)
+    crash: dict[int, int] = field(default_factory=dict)
+    offer_used: set[int] = field(default_factory=set)
+    cards: list[tuple[int, EmulatedCard]] = field(default_factory=list)
+    next_serial: int = 1
+    handed: int = 0
+
+    @property
+    def name(self) -> str:
+        return "memory"
+
+    def wait_for_card(self, stop: threading.Event) -> MemoryConnection | None:
+        if stop.is_set():
+            return None
+        index = self.handed
+        self.handed += 1
+        if index in self.offer_used and self.cards:
+            serial, card = self.cards[-1]
+        else:
+            serial, card = self.next_serial, EmulatedCard()
+            self.next_serial += 1
+            self.cards.append((serial, card))
+        return MemoryConnection(card, serial, self.tear.get(index), self.crash.get(index))
+
+    def release(self, connection: object) -> None:
+        pass
+
+
+SettingsFactory = Callable[..., BatchSettings]
+
+
+@pytest.fixture
+def make_settings(keys: Keys, profile: Profile, tmp_path: Path) -> SettingsFactory:
+    def make(records: Path, station: str = "st-1", **extra: object) -> BatchSettings:
+        values: dict[str, object] = {
+            "records_file": records,
+            "profile": profile,
+            "issuer": keys.issuer,
+            "transport": keys.transport,
+            "workdir": tmp_path / "work",
+            "station": station,
+            "today": TODAY,
+            "clock": lambda: SIGNED_AT,
+            "trust": keys.trust,
+        }
+        values.update(extra)
+        return BatchSettings(**values)  # type: ignore[arg-type]
+
+    return make
+
+
+def copy_samples_to(folder: Path) -> None:
+    shutil.copytree(SAMPLES / "photos", folder / "photos")
+
+
+@pytest.fixture(scope="session")
+def kit() -> object:
+    """This module (tests cannot import a conftest in importlib mode): ``kit.MemoryStation``,
+    ``kit.write_records``, ``kit.Crash``, ``kit.TODAY``."""
+    import sys
+
+    return sys.modules[__name__]
