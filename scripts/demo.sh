@@ -13,6 +13,10 @@ mkdir -p "$OUT"
 umask 077
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+mrz_of() {  # the MRZ lines of a DG1 file
+    python -c 'import sys; from cardkit.lds.dg1 import Dg1
+print(Dg1.from_bytes(open(sys.argv[1], "rb").read()).mrz)' "$1"
+}
 
 step "1. Validate the ${PROFILE} sample citizens ($SAMPLES/citizens.csv)"
 cardkit records check "$SAMPLES/citizens.csv" --profile "$PROFILE" | tail -n 3
@@ -76,6 +80,11 @@ for card in "$OUT"/cards/*/; do
     emulator=$!
     cardkit personalize "$card" --reader "$reader" --keys "$KEYS" --yes --timeout 15 \
         | tail -n 1
+    # Inspect it as a checkpoint does, with the MRZ (demo data, kept 0600) as the access key.
+    mrz_of "$card/DG1.bin" > "$OUT/chips/$id.mrz"
+    cardkit verify --reader "$reader" --mrz-from "file:$OUT/chips/$id.mrz" --trust "$KEYS/trust" \
+        > "$OUT/chips/$id.verify.txt"
+    echo "  $(head -n 1 "$OUT/chips/$id.verify.txt")"
     if [ "$n" -eq 0 ]; then
         # As a checkpoint would: PACE with the CAN (from the sample record: demo data, not a
         # secret), chip and active authentication, every file read back.
@@ -88,9 +97,40 @@ print(next(csv.DictReader(open(sys.argv[1], encoding="utf-8")))["can"])' "$SAMPL
     wait "$emulator" 2>/dev/null || true
     n=$((n + 1))
 done
-echo "$n card(s) personalized and read back through pcscd"
+echo "$n card(s) personalized, read back and verified VALID through pcscd"
 
-step "9. Dump the LDS files of the first card"
+step "9. A forged card: one byte of the face image changed after signing"
+forged="$OUT/forged/$(basename "$(ls -d "$OUT"/cards/*/ | head -n 1)")"
+mkdir -p "$OUT/forged"
+cp -r "$(ls -d "$OUT"/cards/*/ | head -n 1)" "$forged"
+python - "$forged" <<'PY'
+import hashlib, json, sys
+from pathlib import Path
+card = Path(sys.argv[1])
+dg2 = bytearray((card / "DG2.bin").read_bytes())
+dg2[-100] ^= 0x01  # inside the JPEG data: still a valid-looking DG2
+(card / "DG2.bin").write_bytes(bytes(dg2))
+manifest = json.loads((card / "manifest.json").read_text())
+manifest["files"]["DG2"]["sha256"] = hashlib.sha256(dg2).hexdigest()
+(card / "manifest.json").write_text(json.dumps(manifest, indent=2))
+PY
+cardkit emulator start --slot 0 --state "$OUT/chips/forged.json" > "$OUT/chips/forged.log" 2>&1 &
+emulator=$!
+# The read-back check already refuses it (exit 1: the DG2 hash does not match the SOD) ...
+cardkit personalize "$forged" --reader "Virtual PCD 00 00" --keys "$KEYS" --yes --timeout 15 \
+    | tail -n 1 || true
+# ... and so does the checkpoint: INVALID, with the failing check named.
+mrz_of "$forged/DG1.bin" > "$OUT/chips/forged.mrz"
+if cardkit verify --reader "Virtual PCD 00 00" --mrz-from "file:$OUT/chips/forged.mrz" \
+    --trust "$KEYS/trust" > "$OUT/chips/forged.verify.txt"; then
+    echo "demo: the forged card was not detected" >&2
+    exit 1
+fi
+grep -E "INVALID|FAIL" "$OUT/chips/forged.verify.txt"
+kill "$emulator"
+wait "$emulator" 2>/dev/null || true
+
+step "10. Dump the LDS files of the first card"
 cardkit lds dump "$OUT/cards/citizens-00002"
 cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 

@@ -23,7 +23,13 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from cardkit.profile import load_profile
+from cardkit.records.expiry import compute_expiry
+
 SEED = 20261101
+#: Every sample card is valid at least until then (the designed 29 February case ends 2029-02-28).
+VALID_UNTIL_AT_LEAST = date(2029, 2, 28)
+EXPIRY_RULE = load_profile("vn-cccd-2021").expiry
 LATEST_ISSUE = date(2026, 11, 1)
 
 COLUMNS = (
@@ -145,9 +151,15 @@ def designed(rng: random.Random) -> list[Citizen]:
 
 def random_citizen(rng: random.Random) -> Citizen:
     sex = rng.choice("MF")
-    dob = random_day(rng, date(1945, 1, 1), date(2010, 12, 31))
-    lo = max(date(2021, 1, 1), date(dob.year + 14, dob.month, min(dob.day, 28)))
-    issued = random_day(rng, lo, LATEST_ISSUE)
+    while True:
+        dob = random_day(rng, date(1945, 1, 1), date(2010, 12, 31))
+        lo = max(date(2021, 1, 1), date(dob.year + 14, dob.month, min(dob.day, 28)))
+        issued = random_day(rng, lo, LATEST_ISSUE)
+        # Sample cards must stay valid for years: the demo verifies every one of them, and a
+        # checkpoint rightly calls an expired card INVALID.
+        expiry = compute_expiry(dob, issued, EXPIRY_RULE)
+        if expiry is None or expiry >= VALID_UNTIL_AT_LEAST:
+            break
     adult = issued.year - dob.year >= 22
     return Citizen(
         sex, dob, issued, rng.choice(PLACES),
