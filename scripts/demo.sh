@@ -130,7 +130,12 @@ grep -E "INVALID|FAIL" "$OUT/chips/forged.verify.txt"
 kill "$emulator"
 wait "$emulator" 2>/dev/null || true
 
-step "10. Dump the LDS files of the first card"
+step "10. Print the card faces: a card-size PDF and 300-dpi PNGs, the QR code and OCR-B MRZ"
+cardkit print "$OUT/cards" --out "$OUT/cards.pdf" --png "$OUT/faces" --dpi 300 --sheet card \
+    | tail -n 3
+cardkit print "$OUT/cards" --out "$OUT/proof-sheets.pdf" --sheet a4 | tail -n 1
+
+step "11. Dump the LDS files of the first card"
 cardkit lds dump "$OUT/cards/citizens-00002"
 cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 

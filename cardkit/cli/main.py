@@ -59,6 +59,7 @@ def _register() -> None:
     from cardkit.cli.personalize import personalize_command
     from cardkit.cli.pki import pki
     from cardkit.cli.prepare import prepare, verify_files_command
+    from cardkit.cli.print import print_command
     from cardkit.cli.read import read
     from cardkit.cli.readers import readers
     from cardkit.cli.records import records
@@ -76,6 +77,7 @@ def _register() -> None:
         emulator,
         personalize_command,
         verify,
+        print_command,
     ):
         cli.add_command(command)
 

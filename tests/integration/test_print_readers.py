@@ -120,10 +120,10 @@ def _bbox(
 ) -> tuple[int, int, int, int]:
     """Bounding box (left, top, right, bottom; exclusive) of the pixels matching ``predicate``."""
     rgb = img.convert("RGB")
-    pixels = list(rgb.getdata())
+    raw = rgb.tobytes()
     xs, ys = [], []
-    for i, pixel in enumerate(pixels):
-        if predicate(pixel):
+    for i in range(rgb.width * rgb.height):
+        if predicate((raw[3 * i], raw[3 * i + 1], raw[3 * i + 2])):
             xs.append(i % rgb.width)
             ys.append(i // rgb.width)
     assert xs, "no matching pixels"
