@@ -135,7 +135,21 @@ cardkit print "$OUT/cards" --out "$OUT/cards.pdf" --png "$OUT/faces" --dpi 300 -
     | tail -n 3
 cardkit print "$OUT/cards" --out "$OUT/proof-sheets.pdf" --sheet a4 | tail -n 1
 
-step "11. Dump the LDS files of the first card"
+step "11. The same batch as a production line runs it: journaled, exactly once, resumable"
+# A fresh batch workdir and a card feeder that plays the operator: it puts a blank emulated card
+# in reader slot 0 whenever the station lets go of the previous one.
+python scripts/card_feeder.py --slot 0 --dir "$OUT/feeder" > "$OUT/feeder.log" 2>&1 &
+feeder=$!
+cardkit batch run "$SAMPLES/citizens.csv" --profile "$PROFILE" --keys "$KEYS" \
+    --reader "Virtual PCD 00 00" --workdir "$OUT/batch" --quiet
+kill "$feeder"
+wait "$feeder" 2>/dev/null || true
+cardkit batch status --workdir "$OUT/batch"
+cardkit batch report --workdir "$OUT/batch" --out "$OUT/batch/report.csv"
+cardkit batch report --workdir "$OUT/batch" --out "$OUT/batch/report.html"
+head -n 4 "$OUT/batch/report.csv"
+
+step "12. Dump the LDS files of the first card"
 cardkit lds dump "$OUT/cards/citizens-00002"
 cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 

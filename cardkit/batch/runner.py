@@ -357,7 +357,7 @@ class _Runner:
             self.stats.spoiled += 1
             self.emit("recovered", None, f"card {card.image_id} spoiled: {card.reason}")
         while not self.stop.is_set():
-            rec = self.j(self.journal.claim, self.batch, s.station)
+            rec = self.j(self.journal.claim, self.batch, s.station, printing=s.printer is not None)
             if rec is None:
                 break
             self.drive(rec)

@@ -1,11 +1,13 @@
 """``cardkit batch``: journaled, resumable production batches (run, status, report).
 
-Exit codes: 0 done (every valid record issued; rejected records do not count), 1 the batch is
-not complete (stopped, or records rejected), 2 unusable input, 3 reader or card errors.
+Exit codes of ``run``: 0 nothing is left for this station and no record was rejected, 1 stopped
+(Ctrl-C) or the batch has rejected records, 2 unusable input, 3 reader or card errors. The JSON
+summary's ``complete`` says whether the whole batch (all stations) is done.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import socket
@@ -27,6 +29,7 @@ from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
 from cardkit.services.pki_admin import Pki
+from cardkit.services.printing import batch_printer
 
 EXIT_INCOMPLETE = 1
 FINISHED = ("verified", "printed", "rejected")
@@ -44,24 +47,17 @@ def _journal_url(journal: str | None, workdir: Path) -> str:
     return journal if journal else str(workdir / "journal.sqlite")
 
 
-def _printer(spec: str | None) -> Printer | None:
+def _printer(spec: str | None) -> Printer:
     """``MODULE:FUNCTION`` (a :class:`~cardkit.batch.runner.Printer`), else the printing
-    service's ``batch_printer`` when cardkit.services.printing provides one, else None."""
-    import importlib
-
-    if spec:
-        module_name, _, attr = spec.partition(":")
-        try:
-            found = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError, ValueError):
-            raise click.BadParameter(f"cannot import {spec}", param_hint="--printer") from None
-        return found  # type: ignore[no-any-return]
+    service's card-face printer."""
+    if not spec:
+        return batch_printer
+    module_name, _, attr = spec.partition(":")
     try:
-        printing = importlib.import_module("cardkit.services.printing")
-    except ImportError:
-        return None
-    factory = getattr(printing, "batch_printer", None)
-    return factory() if callable(factory) else None
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise click.BadParameter(f"cannot import {spec}", param_hint="--printer") from None
+    return found  # type: ignore[no-any-return]
 
 
 class Progress:
@@ -172,8 +168,8 @@ def batch() -> None:
 @click.option(
     "--printer",
     metavar="MODULE:FUNCTION",
-    help="The print step (default: cardkit.services.printing's batch_printer when it exists; "
-    "without a printer, cards end 'verified').",
+    help="The print step as MODULE:FUNCTION (default: cardkit's card-face printer: a PDF and "
+    "300-dpi PNGs per card).",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
@@ -272,7 +268,9 @@ def run(
             f"{stats.verified} issued, {stats.spoiled} spoiled in {stats.seconds:.1f} s); "
             f"journal {opened.url}"
         )
-    if not complete or counts.get("rejected", 0):
+    # Other stations may still be working on the batch: this station is done when it was not
+    # stopped and nothing is left for it to claim.
+    if stats.stopped or counts.get("rejected", 0):
         raise SystemExit(EXIT_INCOMPLETE)
 
 
@@ -281,7 +279,12 @@ def _open_for_reading(journal: str | None, workdir: Path | None) -> Journal:
         raise click.UsageError("give --journal URL or --workdir DIR")
     if journal is None and workdir is not None and not (workdir / "journal.sqlite").exists():
         raise click.UsageError(f"no journal in {workdir}")
-    return open_journal(_journal_url(journal, workdir or Path(".")))
+    url = _journal_url(journal, workdir or Path("."))
+    if not url.startswith(("postgresql://", "postgres://")):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            raise click.UsageError(f"no journal at {path}")
+    return open_journal(url)
 
 
 def _pick_batch(opened: Journal, batch_id: str | None) -> str:

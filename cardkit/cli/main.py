@@ -53,6 +53,7 @@ def cli(verbose: bool) -> None:
 
 def _register() -> None:
     # Imported here so that each command module stays independent of this one.
+    from cardkit.cli.batch import batch
     from cardkit.cli.emulator import emulator
     from cardkit.cli.lds import lds
     from cardkit.cli.mrz import mrz
@@ -78,6 +79,7 @@ def _register() -> None:
         personalize_command,
         verify,
         print_command,
+        batch,
     ):
         cli.add_command(command)
 

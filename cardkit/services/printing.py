@@ -32,7 +32,7 @@ from cardkit.profile import Profile, load_profile
 from cardkit.records import CitizenRecord, Sex, load_records, validate_all
 from cardkit.records.model import NO_EXPIRY_TEXT
 from cardkit.records.qr import QrPayload
-from cardkit.services.card_image import MANIFEST, read_card_image
+from cardkit.services.card_image import MANIFEST, CardImage, read_card_image
 from cardkit.services.prepare import card_id_for
 
 Sheet = str  # "card" or "a4"
@@ -334,3 +334,18 @@ def print_path(
         summary.pages,
         summary.pngs,
     )
+
+
+def batch_printer(
+    record: CitizenRecord, image: CardImage, profile: Profile, out_dir: Path
+) -> list[Path]:
+    """The print step of a production batch (cardkit.batch.runner.Printer): the card's faces
+    as ``<card_id>-front.png`` / ``-back.png`` at 300 dpi and a card-size ``<card_id>.pdf``.
+    Idempotent: a resumed batch may print the same card again and gets the same files."""
+    data = card_data_from_record(record, profile, image.card_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pdf = out_dir / f"{image.card_id}.pdf"
+    summary = print_cards([data], profile, pdf, png_dir=out_dir, dpi=300, sheet="card")
+    if not summary.ok:
+        raise CardkitError(f"{image.card_id}: {summary.skipped[0].detail}")
+    return [pdf, *summary.pngs]

@@ -121,3 +121,22 @@ def emulator(pcscd: object, tmp_path: Path) -> Iterator[object]:
     finally:
         for emu in started:
             emu.stop()  # type: ignore[attr-defined]
+
+
+# --- PostgreSQL (the batch journal shared by several stations) --------------------------------
+
+postgres = _load_helper("postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[object]:
+    """A throwaway PostgreSQL (``postgres.PostgresServer``: ``.url``, ``.database(name)``) on
+    127.0.0.1 and a free port, for the whole session; stopped and deleted afterwards."""
+    reason = postgres.missing_reason()
+    if reason is not None:
+        _unavailable(reason)
+    server = postgres.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -70,10 +70,13 @@ def profile() -> Profile:
 def write_records(path: Path, rows: int, broken: int = 0) -> Path:
     """The first ``rows`` sample citizens (absolute image paths), then ``broken`` rows of
     broken.csv."""
+
     def read(name: str, n: int) -> tuple[list[str], list[dict[str, str]]]:
         with (SAMPLES / name).open(encoding="utf-8", newline="") as fh:
             reader = csv.DictReader(fh)
-            return list(reader.fieldnames or ()), [r for _, r in zip(range(n), reader, strict=False)]
+            return list(reader.fieldnames or ()), [
+                r for _, r in zip(range(n), reader, strict=False)
+            ]
 
     fields, records = read("citizens.csv", rows)
     _, bad = read("broken.csv", broken)

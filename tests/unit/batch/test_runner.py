@@ -92,7 +92,7 @@ def test_a_torn_card_is_spoiled_and_the_record_goes_to_the_next_card(
     assert spoiled[0].reason and spoiled[0].reason.startswith("torn at step")
     assert journal.counts(batch)["verified"] == 2
     check_exactly_once(journal, batch, station.cards)
-    first = [r for r in journal.records(batch) if r.row == spoiled[0].row][0]
+    first = next(r for r in journal.records(batch) if r.row == spoiled[0].row)
     assert first.attempts == 2 and first.image_id != first.card_id  # prepared again
 
 
@@ -276,7 +276,7 @@ def test_several_stations_on_one_sqlite_journal_never_share_a_record(
         journal = SqliteJournal(path)
         try:
             run_batch(journal, make_settings(records, station=name), stations[name])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             journal.close()

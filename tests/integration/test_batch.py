@@ -1,0 +1,259 @@
+"""``cardkit batch run`` end to end: real pcscd + vpcd readers, emulator cards fed by
+scripts/card_feeder.py, a real PostgreSQL journal shared by several stations, kill -9."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from cardkit.batch.journal import SqliteJournal, open_journal
+from cardkit.emulator.state import CardState
+from cardkit.lds import files
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "profiles" / "samples"
+PASSWORD = "cardkit-batch-test"
+
+
+def _feeder_module() -> ModuleType:
+    name = "cardkit_scripts_card_feeder"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "card_feeder.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def cardkit(*args: str) -> list[str]:
+    from cardkit.cli.main import cli
+
+    if "batch" in cli.commands:
+        return [sys.executable, "-c", "from cardkit.cli.main import main; main()", *args]
+    if args[0] == "batch":
+        return [sys.executable, "-m", "cardkit.cli.batch", *args[1:]]
+    return [sys.executable, "-c", "from cardkit.cli.main import main; main()", *args]
+
+
+ENV = {**os.environ, "CARDKIT_KEY_PASSWORD": PASSWORD}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("batch-keys") / "keys"
+    subprocess.run(
+        cardkit("pki", "init", "--keys", str(folder), "--country", "VN",
+                "--password-from", "env:CARDKIT_KEY_PASSWORD"),
+        check=True, env=ENV, capture_output=True, cwd=REPO, timeout=300,
+    )  # fmt: skip
+    return folder
+
+
+def write_records(path: Path, rows: int, broken: int = 0) -> Path:
+    def read(name: str, n: int) -> tuple[list[str], list[dict[str, str]]]:
+        with (SAMPLES / name).open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            return list(reader.fieldnames or ()), [
+                r for _, r in zip(range(n), reader, strict=False)
+            ]
+
+    fields, good = read("citizens.csv", rows)
+    _, bad = read("broken.csv", broken)
+    for row in [*good, *bad]:
+        for key in ("photo_path", "fingerprint_paths"):
+            parts = [p for p in (row.get(key) or "").split(";") if p]
+            row[key] = ";".join(str(SAMPLES / p) for p in parts)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows([*good, *bad])
+    return path
+
+
+def run_args(records: Path, keys: Path, reader: str, workdir: Path, *extra: str) -> list[str]:
+    return cardkit(
+        "batch", "run", str(records), "--keys", str(keys), "--reader", reader,
+        "--password-from", "env:CARDKIT_KEY_PASSWORD", "--workdir", str(workdir), "--json",
+        *extra,
+    )  # fmt: skip
+
+
+def check_exactly_once(journal: Any, feeders: list[Any]) -> None:
+    """Journal and cards agree: each valid record verified on exactly one locked chip that
+    holds its journaled EF.SOD; every other chip that was written is a spoiled card of the
+    journal; no chip written twice."""
+    (batch,) = [b.batch for b in journal.batches()]
+    cards = journal.cards(batch)
+    by_serial = {c.chip_serial: c for c in cards}
+    assert len(by_serial) == len(cards), "a chip serial appears twice in the journal"
+    chips: dict[str, CardState] = {}
+    for feeder in feeders:
+        for number in feeder.fed:
+            state_file = feeder.state_file(number)
+            if state_file.exists():
+                chips[_feeder_module().chip_serial(number)] = CardState.load(state_file)
+    for rec in journal.records(batch):
+        if rec.state == "rejected":
+            continue
+        assert rec.state == "verified", rec
+        live = [c for c in cards if c.row == rec.row and c.state != "spoiled"]
+        assert len(live) == 1 and live[0].state == "verified"
+        chip = chips[live[0].chip_serial]
+        assert chip.locked
+        sod = bytes(chip.files[files.SOD.fid])
+        assert hashlib.sha256(sod).hexdigest() == rec.sod_digest
+    for serial, chip in chips.items():
+        if chip.files or chip.locked:
+            assert serial in by_serial, f"chip {serial} was written but is not in the journal"
+
+
+def test_bad_records_are_rejected_and_reported_the_rest_issued(
+    emulator: Any, keys: Path, tmp_path: Path
+) -> None:
+    feeder = _feeder_module().CardFeeder(0, tmp_path / "cards").start()
+    try:
+        records = write_records(tmp_path / "mixed.csv", rows=2, broken=25)
+        work = tmp_path / "work"
+        done = subprocess.run(
+            run_args(records, keys, feeder.reader, work), env=ENV, cwd=REPO,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        feeder.stop()
+    assert done.returncode == 1, done.stderr  # complete, but with rejected records
+    summary = json.loads(done.stdout)
+    assert summary["complete"] and summary["counts"]["verified"] == 2
+    journal = SqliteJournal(work / "journal.sqlite")
+    rejected = [r for r in journal.records(journal.batches()[0].batch) if r.state == "rejected"]
+    assert len(rejected) == summary["counts"]["rejected"] >= 20
+    assert all(r.reason for r in rejected)
+    check_exactly_once(journal, [feeder])
+    report = tmp_path / "report.csv"
+    subprocess.run(
+        cardkit("batch", "report", "--workdir", str(work), "--out", str(report)),
+        check=True, cwd=REPO, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with report.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum(1 for r in rows if r["state"] == "rejected" and r["reason"]) == len(rejected)
+    assert sum(1 for r in rows if r["state"] == "verified" and r["chip_serial"]) == 2
+
+
+def test_a_torn_card_is_spoiled_and_the_record_written_to_the_next_card(
+    emulator: Any, keys: Path, tmp_path: Path
+) -> None:
+    feeder = _feeder_module().CardFeeder(1, tmp_path / "cards", tear={1: 25}).start()
+    try:
+        records = write_records(tmp_path / "torn.csv", rows=2)
+        work = tmp_path / "work"
+        done = subprocess.run(
+            run_args(records, keys, feeder.reader, work), env=ENV, cwd=REPO,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        feeder.stop()
+    assert done.returncode == 0, done.stderr
+    journal = SqliteJournal(work / "journal.sqlite")
+    cards = journal.cards(journal.batches()[0].batch)
+    spoiled = [c for c in cards if c.state == "spoiled"]
+    assert len(spoiled) == 1 and spoiled[0].chip_serial == _feeder_module().chip_serial(1)
+    assert spoiled[0].reason and "torn" in spoiled[0].reason
+    check_exactly_once(journal, [feeder])
+
+
+def test_kill_9_at_random_points_then_resume_issues_every_card_exactly_once(
+    emulator: Any, keys: Path, tmp_path: Path
+) -> None:
+    rng = random.Random(int(os.environ.get("CARDKIT_CRASH_SEED", "8")))
+    feeder = _feeder_module().CardFeeder(2, tmp_path / "cards").start()
+    records = write_records(tmp_path / "crash.csv", rows=5, broken=2)
+    work = tmp_path / "work"
+    kills = 0
+    try:
+        for _ in range(40):
+            process = subprocess.Popen(
+                run_args(records, keys, feeder.reader, work), env=ENV, cwd=REPO,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            try:
+                process.wait(timeout=rng.uniform(0.5, 4.0) if kills < 8 else 300)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                kills += 1
+                continue
+            if process.returncode in (0, 1):
+                break
+            raise AssertionError(
+                process.stderr.read() if process.stderr else ""
+            )  # pragma: no cover
+    finally:
+        feeder.stop()
+    assert kills >= 3
+    journal = SqliteJournal(work / "journal.sqlite")
+    counts = journal.counts(journal.batches()[0].batch)
+    assert counts["verified"] == 5 and counts["rejected"] == 2
+    check_exactly_once(journal, [feeder])
+
+
+@pytest.mark.parametrize("stations", [2, 4])
+def test_several_stations_on_one_postgresql_journal_never_take_a_record_twice(
+    emulator: Any, keys: Path, tmp_path: Path, postgres_server: Any, stations: int
+) -> None:
+    url = postgres_server.database(f"batch_multi_{stations}")
+    module = _feeder_module()
+    feeders = [
+        module.CardFeeder(slot, tmp_path / f"cards-{slot}", first=1000 * (slot + 1)).start()
+        for slot in range(stations)
+    ]
+    records = write_records(tmp_path / "multi.csv", rows=9)
+    try:
+        processes = [
+            subprocess.Popen(
+                run_args(
+                    records,
+                    keys,
+                    f.reader,
+                    tmp_path / f"work-{i}",
+                    "--journal",
+                    url,
+                    "--station",
+                    f"station-{i}",
+                ),
+                env=ENV,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i, f in enumerate(feeders)
+        ]
+        outputs = [p.communicate(timeout=600) for p in processes]
+    finally:
+        for f in feeders:
+            f.stop()
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    journal = open_journal(url)
+    batch = journal.batches()[0].batch
+    cards = journal.cards(batch)
+    station_of: dict[int, set[str]] = {}
+    for card in cards:
+        station_of.setdefault(card.row, set()).add(card.station)
+    assert len(station_of) == 9 and all(len(s) == 1 for s in station_of.values())
+    assert len({c.station for c in cards}) >= 2  # the work was shared
+    check_exactly_once(journal, feeders)
+    journal.close()
