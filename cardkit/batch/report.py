@@ -79,13 +79,16 @@ def collect(journal: Journal, batch: str) -> BatchReport:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def render_csv(report: BatchReport) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in report.rows():
         # A cell starting with = + - @ would be a formula in a spreadsheet: quote it away.
-        writer.writerow({k: "'" + v if v[:1] in "=+-@" else v for k, v in row.items()})
+        writer.writerow({k: "'" + v if v.startswith(FORMULA_STARTS) else v for k, v in row.items()})
     return buffer.getvalue()
 
 

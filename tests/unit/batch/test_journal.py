@@ -119,6 +119,7 @@ def test_reports_list_every_record_with_reasons_and_quote_formulas(
     journal.load(info2, [NewRecord(2, "c-00002", "rejected", reason="=1+1")])
     (formula,) = csv.DictReader(io.StringIO(render_csv(collect(journal, "b-2"))))
     assert formula["reason"] == "'=1+1"  # never a formula in a spreadsheet
+    assert formula["spoiled_cards"] == ""  # an empty cell stays empty
     page = render_html(report)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert write_report(report, tmp_path / "r.html") == "html"
