@@ -25,6 +25,7 @@ import click
 from cardkit.batch.journal import RECORD_STATES, Journal, JournalError, open_journal
 from cardkit.batch.report import collect, write_report
 from cardkit.batch.runner import BatchEvent, BatchSettings, PcscStation, Printer, run_batch
+from cardkit.cli.options import keys_option, password_option
 from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
@@ -133,15 +134,8 @@ def batch() -> None:
 @batch.command("run")
 @click.argument("records_file", metavar="RECORDS", type=click.Path(exists=True, path_type=Path))
 @click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
-@click.option(
-    "--keys",
-    "keys_dir",
-    default="keys",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Keys folder of `cardkit pki init`: Document Signer, transport key, trust anchors.",
-)
-@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@keys_option("Document Signer, transport key, trust anchors")
+@password_option
 @click.option("--reader", required=True, help="PC/SC reader of this station's blank cards.")
 @click.option(
     "--journal",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from cardkit.cli.options import keys_option, password_option
 from cardkit.errors import CardkitError, KeyStoreError
 from cardkit.pki.keystore.transport import TransportKey, open_transport_key
 from cardkit.pki.secrets import read_secret
@@ -86,15 +87,8 @@ def _wait_for_removal(reader: str, timeout: float) -> None:
 @click.command("personalize")
 @click.argument("card_image", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--reader", required=True, help="PC/SC reader name, e.g. 'Virtual PCD 00 00'.")
-@click.option(
-    "--keys",
-    "keys_dir",
-    default="keys",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Keys folder of `cardkit pki init`: its transport key unseals the chip secrets.",
-)
-@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@keys_option("its transport key unseals the chip secrets")
+@password_option
 @click.option(
     "--trust",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from cardkit.cli.options import keys_option, password_option, trust_options
 from cardkit.cli.render import check_table, verdict_line
 from cardkit.pki.secrets import read_secret
 from cardkit.profile import load_profile
@@ -32,15 +33,8 @@ def _now() -> datetime:
 @click.command()
 @click.argument("records_file", metavar="RECORDS", type=click.Path(exists=True, path_type=Path))
 @click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
-@click.option(
-    "--keys",
-    "keys_dir",
-    default="keys",
-    show_default=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Keys folder of `cardkit pki init`: the Document Signer and the transport key.",
-)
-@click.option("--password-from", metavar="SPEC", help="Override pki.toml's password source.")
+@keys_option("the Document Signer and the transport key")
+@password_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 def prepare(
@@ -114,28 +108,7 @@ def prepare(
 
 @click.command("verify-files")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--trust",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of trusted CSCA certificates and CRLs (e.g. keys/trust).",
-)
-@click.option(
-    "--masterlist",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CSCA master list (CMS) to trust, once its signature is verified.",
-)
-@click.option(
-    "--crl",
-    "crls",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An extra CRL to check Document Signers against (repeatable).",
-)
-@click.option(
-    "--deny-list",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Lost, stolen or revoked document numbers (CSV or SQLite).",
-)
+@trust_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--quiet", is_flag=True, help="Only the verdict line per card.")
 def verify_files_command(

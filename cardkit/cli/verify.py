@@ -26,6 +26,7 @@ from pathlib import Path
 
 import click
 
+from cardkit.cli.options import trust_options
 from cardkit.cli.read import _access_key, _read_mrz, _source
 from cardkit.cli.render import check_table, verdict_line
 from cardkit.errors import CardkitError, ImageError, KeyStoreError, TransportError
@@ -175,28 +176,7 @@ def _exit_code(error: CardkitError) -> int:
 @click.option(
     "--can-from", metavar="SPEC", help="CAN source: prompt, stdin (-), env:VAR, file:PATH."
 )
-@click.option(
-    "--trust",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Folder of trusted CSCA certificates and CRLs (e.g. keys/trust).",
-)
-@click.option(
-    "--masterlist",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CSCA master list (CMS), trusted once its signer chains to a CSCA of --trust.",
-)
-@click.option(
-    "--crl",
-    "crls",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A CRL (PEM or DER) to check Document Signers against; repeatable.",
-)
-@click.option(
-    "--deny-list",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Lost, stolen or revoked documents: CSV (document_number[,reason]) or SQLite.",
-)
+@trust_options
 @click.option(
     "--qr", metavar="PAYLOAD", help="The printed QR code's text, to compare with the chip."
 )

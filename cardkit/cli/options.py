@@ -1,0 +1,64 @@
+"""Options several commands share, defined once so they read and behave the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def keys_option(purpose: str) -> Callable[[F], F]:
+    """``--keys DIR``: the keys folder of `cardkit pki init`; ``purpose`` says what it is for."""
+    return click.option(
+        "--keys",
+        "keys_dir",
+        default="keys",
+        show_default=True,
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=f"Keys folder of `cardkit pki init`: {purpose}.",
+    )
+
+
+password_option = click.option(
+    "--password-from",
+    metavar="SPEC",
+    help="Override pki.toml's password source (prompt, env:VAR, file:PATH, stdin).",
+)
+
+
+def trust_options(function: F) -> F:
+    """``--trust``, ``--masterlist``, ``--crl`` and ``--deny-list``: what an inspection trusts
+    and whom it refuses (passed on as ``trust``, ``masterlist``, ``crls`` and ``deny_list``)."""
+    for option in reversed(
+        (
+            click.option(
+                "--trust",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help="Folder of trusted CSCA certificates and CRLs (e.g. keys/trust).",
+            ),
+            click.option(
+                "--masterlist",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A CSCA master list (CMS), trusted once its signer chains to a CSCA of "
+                "--trust.",
+            ),
+            click.option(
+                "--crl",
+                "crls",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A CRL (PEM or DER) to check Document Signers against; repeatable.",
+            ),
+            click.option(
+                "--deny-list",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="Lost, stolen or revoked documents: CSV (document_number[,reason]) or SQLite.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
