@@ -92,7 +92,8 @@ def run_args(records: Path, keys: Path, reader: str, workdir: Path, *extra: str)
 
 
 def check_exactly_once(journal: Any, feeders: list[Any]) -> None:
-    """Journal and cards agree: each valid record verified on exactly one locked chip that
+    """Journal and cards agree: each valid record printed after its verification on exactly one
+    locked chip that
     holds its journaled EF.SOD; every other chip that was written is a spoiled card of the
     journal; no chip written twice."""
     (batch,) = [b.batch for b in journal.batches()]
@@ -108,7 +109,7 @@ def check_exactly_once(journal: Any, feeders: list[Any]) -> None:
     for rec in journal.records(batch):
         if rec.state == "rejected":
             continue
-        assert rec.state == "verified", rec
+        assert rec.state == "printed", rec
         live = [c for c in cards if c.row == rec.row and c.state != "spoiled"]
         assert len(live) == 1 and live[0].state == "verified"
         chip = chips[live[0].chip_serial]
@@ -135,7 +136,7 @@ def test_bad_records_are_rejected_and_reported_the_rest_issued(
         feeder.stop()
     assert done.returncode == 1, done.stderr  # complete, but with rejected records
     summary = json.loads(done.stdout)
-    assert summary["complete"] and summary["counts"]["verified"] == 2
+    assert summary["complete"] and summary["counts"]["printed"] == 2
     journal = SqliteJournal(work / "journal.sqlite")
     rejected = [r for r in journal.records(journal.batches()[0].batch) if r.state == "rejected"]
     assert len(rejected) == summary["counts"]["rejected"] >= 20
@@ -149,7 +150,7 @@ def test_bad_records_are_rejected_and_reported_the_rest_issued(
     with report.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert sum(1 for r in rows if r["state"] == "rejected" and r["reason"]) == len(rejected)
-    assert sum(1 for r in rows if r["state"] == "verified" and r["chip_serial"]) == 2
+    assert sum(1 for r in rows if r["state"] == "printed" and r["chip_serial"]) == 2
 
 
 def test_a_torn_card_is_spoiled_and_the_record_written_to_the_next_card(
@@ -205,7 +206,7 @@ def test_kill_9_at_random_points_then_resume_issues_every_card_exactly_once(
     assert kills >= 3
     journal = SqliteJournal(work / "journal.sqlite")
     counts = journal.counts(journal.batches()[0].batch)
-    assert counts["verified"] == 5 and counts["rejected"] == 2
+    assert counts["printed"] == 5 and counts["rejected"] == 2
     check_exactly_once(journal, [feeder])
 
 
