@@ -93,9 +93,8 @@ def run_args(records: Path, keys: Path, reader: str, workdir: Path, *extra: str)
 
 def check_exactly_once(journal: Any, feeders: list[Any]) -> None:
     """Journal and cards agree: each valid record printed after its verification on exactly one
-    locked chip that
-    holds its journaled EF.SOD; every other chip that was written is a spoiled card of the
-    journal; no chip written twice."""
+    locked chip that holds its journaled EF.SOD; every other chip that was written is a spoiled
+    card of the journal; no chip written twice."""
     (batch,) = [b.batch for b in journal.batches()]
     cards = journal.cards(batch)
     by_serial = {c.chip_serial: c for c in cards}
