@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardkit.encoding import asn1, oids, tlv
 from cardkit.errors import EncodingError
 
-_ALGORITHMS = (oids.RSA_ENCRYPTION, oids.EC_PUBLIC_KEY)
+_ALGORITHM_DER = frozenset(oids.der(o) for o in (oids.RSA_ENCRYPTION, oids.EC_PUBLIC_KEY))
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,18 @@ class Dg15:
     raw: bytes = field(repr=False, compare=True)
 
     def __post_init__(self) -> None:
-        spki = asn1.load_strict(asn1.SubjectPublicKeyInfo, self.public_key_info, "DG15 key")
-        algorithm = spki["algorithm"]["algorithm"].dotted
-        if algorithm not in _ALGORITHMS:
-            raise EncodingError(
-                f"DG15: key algorithm {oids.name_of(algorithm)} is neither RSA nor EC "
-                "(9303-11 §6.1)"
-            )
+        # RFC 5280 §4.1: SEQUENCE { AlgorithmIdentifier SEQUENCE { OID, params }, BIT STRING }.
+        # Checked with the TLV reader rather than a full ASN.1 parse: this runs for every card
+        # prepared, and public_key() parses the key itself when it is used.
+        spki = tlv.decode_single(self.public_key_info, 0x30, what="DG15 key").children()
+        if len(spki) != 2 or spki[0].tag != 0x30 or spki[1].tag != 0x03:
+            raise EncodingError("DG15 key: not a SubjectPublicKeyInfo (RFC 5280 §4.1)")
+        algorithm = tlv.find(spki[0].children(), 0x06)
+        if algorithm is None or algorithm.raw not in _ALGORITHM_DER:
+            name = oids.name_of(oids.from_der(algorithm.raw)) if algorithm else "missing"
+            raise EncodingError(f"DG15: key algorithm {name} is neither RSA nor EC (9303-11 §6.1)")
+        if not spki[1].value or spki[1].value[0] != 0:
+            raise EncodingError("DG15 key: the public key BIT STRING is malformed")
 
     @classmethod
     def build(cls, public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey) -> Dg15:
