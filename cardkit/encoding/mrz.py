@@ -16,6 +16,7 @@ ID number's check digit: see :func:`build_vn_td1` and :attr:`Td1.vn_id_number`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -319,7 +320,7 @@ class Td1:
             "vn_id_number",
         )
 
-    @property
+    @functools.cached_property  # computed once: DG1, the MRZ printer and BAC all ask for it
     def lines(self) -> tuple[str, str, str]:
         """The three lines, check digits computed (9303-5 §4.2.4)."""
         doc = self.document_number
@@ -426,7 +427,7 @@ class Td3:
             _bad_name(self.primary_identifier, self.secondary_identifier, TD3_NAME_WIDTH), "name"
         )
 
-    @property
+    @functools.cached_property
     def lines(self) -> tuple[str, str]:
         """The two lines, check digits computed (9303-4 §4.2.4)."""
         line1 = (
