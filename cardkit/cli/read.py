@@ -131,6 +131,8 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
 @click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
 @click.option(
     "--mrz-from",
+    "--mrz",
+    "mrz_from",
     metavar="SPEC",
     help="Where to read the MRZ: prompt, stdin (or -), env:VAR or file:PATH. Never the MRZ itself.",
 )
@@ -139,6 +141,8 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
 @click.option("--expiry", metavar="YYMMDD", help="Date of expiry, as in the MRZ.")
 @click.option(
     "--can-from",
+    "--can",
+    "can_from",
     metavar="SPEC",
     help="Where to read the CAN: prompt, stdin (or -), env:VAR or file:PATH. Never the CAN itself.",
 )

@@ -168,13 +168,21 @@ def _exit_code(error: CardkitError) -> int:
 @click.command("verify")
 @click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
 @click.option(
-    "--mrz-from", metavar="SPEC", help="MRZ source: prompt, stdin (-), env:VAR, file:PATH."
+    "--mrz-from",
+    "--mrz",
+    "mrz_from",
+    metavar="SPEC",
+    help="MRZ source: prompt, stdin (-), env:VAR, file:PATH.",
 )
 @click.option("--doc-number", metavar="N", help="Document number (BAC field; ends in history).")
 @click.option("--dob", metavar="YYMMDD", help="Date of birth, as in the MRZ.")
 @click.option("--expiry", metavar="YYMMDD", help="Date of expiry, as in the MRZ.")
 @click.option(
-    "--can-from", metavar="SPEC", help="CAN source: prompt, stdin (-), env:VAR, file:PATH."
+    "--can-from",
+    "--can",
+    "can_from",
+    metavar="SPEC",
+    help="CAN source: prompt, stdin (-), env:VAR, file:PATH.",
 )
 @trust_options
 @click.option(
