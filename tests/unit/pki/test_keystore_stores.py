@@ -186,7 +186,9 @@ def test_no_unencrypted_key_without_the_flag(ec_key: PrivateKey, tmp_path: Path)
     assert not (tmp_path / "plain.pem").exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
     store_key(ref, ec_key, None, allow_unencrypted=True)
-    assert b"BEGIN PRIVATE KEY" in (tmp_path / "plain.pem").read_bytes()
+    # Written unencrypted only because the flag said so: any reader loads it without a password.
+    plain = serialization.load_pem_private_key((tmp_path / "plain.pem").read_bytes(), None)
+    assert plain.public_key() == ec_key.public_key()
     assert stat.S_IMODE((tmp_path / "plain.pem").stat().st_mode) == 0o600
     assert open_signer(ref, None).public_key() == ec_key.public_key()
     with pytest.raises(KeyStoreError, match="not encrypted but a password was given"):
@@ -204,7 +206,9 @@ def test_password_protected_stores_need_a_password(
 def test_pem_is_encrypted_pkcs8(ec_key: PrivateKey, tmp_path: Path) -> None:
     store_key(f"file:{tmp_path}/dsc.pem", ec_key, PASSWORD)
     data = (tmp_path / "dsc.pem").read_bytes()
-    assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert data.startswith(b"-----BEGIN ENCRYPTED ")  # PKCS#8 EncryptedPrivateKeyInfo
+    with pytest.raises(TypeError, match="encrypted"):
+        serialization.load_pem_private_key(data, None)
     # Independent reader: cryptography decrypts it with the password.
     loaded = serialization.load_pem_private_key(data, PASSWORD)
     assert loaded.public_key() == ec_key.public_key()
