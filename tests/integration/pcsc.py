@@ -8,8 +8,7 @@ running. A shared ``flock`` on :data:`USERS_LOCK` is held by every session using
 session that started it stops it only when no other session still holds the lock.
 
 Emulators run as real subprocesses (``cardkit emulator start --slot N --state FILE``) so that a test
-can kill one to pull the card. Until ``cardkit.emulator.card`` exists, a tiny fake card served by
-the same :class:`cardkit.emulator.vpcd.VpcdBridge` stands in (:data:`FAKE_CARD_SCRIPT`).
+can kill one to pull the card.
 
 CI semantics: when pcscd or the vpcd driver is missing the caller fails under ``CI=true`` and skips
 elsewhere, naming the apt packages.
@@ -18,7 +17,6 @@ elsewhere, naming the apt packages.
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import os
 import shutil
 import signal
@@ -30,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from cardkit.emulator.vpcd import port_for_slot, reader_name_for_slot
+from cardkit.emulator.vpcd import reader_name_for_slot
 from cardkit.errors import TransportError
 from cardkit.transport.pcsc import list_readers, reader_statuses
 
@@ -182,48 +180,10 @@ def wait_for_no_card(reader: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def real_card_available() -> bool:
-    """Whether cardkit.emulator.card (the other half of the emulator) exists yet."""
-    try:
-        return importlib.util.find_spec("cardkit.emulator.card") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-# A stand-in card until cardkit.emulator.card exists: 9000 to everything, and an ATR (T=1,
-# ISO/IEC 7816-3 §8) whose historical bytes carry an id kept in the state file, so that
-# "same --state, same card" is observable.
-FAKE_CARD_SCRIPT = r"""
-import os, sys
-from pathlib import Path
-from cardkit.emulator.vpcd import VpcdBridge
-port, state = int(sys.argv[1]), Path(sys.argv[2])
-if not state.exists():
-    state.write_bytes(os.urandom(4))
-ident = state.read_bytes()[:4]
-body = bytes([0x88, 0x80, 0x01]) + b"CKFK" + ident
-tck = 0
-for b in body:
-    tck ^= b
-class FakeCard:
-    atr = b"\x3b" + body + bytes([tck])
-    def power_on(self): return self.atr
-    def power_off(self): pass
-    def transmit(self, apdu): return b"\x90\x00"
-print(f"fake card on port {port}", flush=True)
-VpcdBridge(FakeCard(), port=port).run_forever()
-"""
-
-
 def emulator_command(slot: int, state: Path) -> list[str]:
-    if not real_card_available():
-        return [sys.executable, "-c", FAKE_CARD_SCRIPT, str(port_for_slot(slot)), str(state)]
+    """`cardkit emulator start`, run as users run it (a real process a test can kill)."""
     args = ["emulator", "start", "--slot", str(slot), "--state", str(state)]
-    from cardkit.cli.main import cli
-
-    if "emulator" in cli.commands:  # wired into `cardkit`: run it as users do
-        return [sys.executable, "-c", "from cardkit.cli.main import main; main()", *args]
-    return [sys.executable, "-m", "cardkit.cli.emulator", *args[1:]]
+    return [sys.executable, "-m", "cardkit.cli.main", *args]
 
 
 @dataclass

@@ -52,11 +52,6 @@ def _load_cards() -> ModuleType:
 cards = _load_cards()
 
 
-def _needs_real_card() -> None:
-    if not sys.modules["cardkit_tests_pcsc"].real_card_available():
-        pytest.skip("cardkit.emulator.card is not available: the fake card has no applet")
-
-
 @pytest.fixture(scope="module")
 def station() -> Any:
     return cards.Station()
@@ -95,7 +90,6 @@ def _mrz_key(secrets: ChipSecrets) -> AccessKey:
 
 
 def test_personalize_lock_then_read_with_bac_and_pace_can(emulator: Any, station: Any) -> None:
-    _needs_real_card()
     emu = emulator(0)
     image, secrets = _image(station, 0)
     with open_reader(emu.reader, timeout=10) as connection:
@@ -128,7 +122,6 @@ def test_personalize_lock_then_read_with_bac_and_pace_can(emulator: Any, station
 def test_state_file_survives_an_emulator_restart(
     emulator: Any, station: Any, tmp_path: Path
 ) -> None:
-    _needs_real_card()
     state = tmp_path / "kept.state"
     emu = emulator(1, state)
     image, secrets = _image(station, 1)
@@ -161,7 +154,6 @@ class Killer:
 
 
 def test_card_pulled_at_a_random_point_is_reported_torn(emulator: Any, station: Any) -> None:
-    _needs_real_card()
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     image, secrets = _image(station, 2)
@@ -181,7 +173,6 @@ def test_card_pulled_at_a_random_point_is_reported_torn(emulator: Any, station: 
 
 
 def test_two_readers_personalized_in_parallel(emulator: Any, station: Any) -> None:
-    _needs_real_card()
     emus = [emulator(slot) for slot in (0, 1)]
     jobs = [_image(station, row) for row in (3, 4)]
     results: dict[int, PersonalizeResult | BaseException] = {}
@@ -208,7 +199,6 @@ def test_two_readers_personalized_in_parallel(emulator: Any, station: Any) -> No
 def test_cli_personalizes_a_card_image_folder(
     emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs_real_card()
     from cardkit.cli.personalize import personalize_command
     from cardkit.services.pki_admin import init_pki
     from cardkit.services.prepare import prepare_card

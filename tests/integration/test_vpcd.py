@@ -2,8 +2,7 @@
 
 Fixtures (conftest.py): ``pcscd`` starts pcscd with virtual readers via
 scripts/virtual-reader.sh; ``emulator(slot, state)`` runs ``cardkit emulator start`` as a
-subprocess. Until cardkit.emulator.card exists a fake card stands in and the tests that need the
-real chip applet skip.
+subprocess.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cardkit.emulator.card import EmulatedCard
 from cardkit.emulator.vpcd import VpcdBridge, port_for_slot, reader_name_for_slot
 from cardkit.errors import TransportError
 from cardkit.transport.apdu import Command
@@ -30,11 +30,6 @@ def _helper() -> Any:
     import sys
 
     return sys.modules["cardkit_tests_pcsc"]
-
-
-def _needs_real_card() -> None:
-    if not _helper().real_card_available():
-        pytest.skip("cardkit.emulator.card is not written yet: the fake card has no applet")
 
 
 class _FakeCard:
@@ -64,14 +59,10 @@ def test_the_cards_atr_is_seen(emulator: Any) -> None:
     with open_reader(emu.reader, timeout=5) as connection:
         assert connection.atr == atr_in_status
         assert connection.atr[0] in (0x3B, 0x3F)  # TS: direct or inverse convention (7816-3 §8.1)
-        if _helper().real_card_available():
-            from cardkit.emulator.card import EmulatedCard
-
-            assert connection.atr == EmulatedCard.open(None).atr
+        assert connection.atr == EmulatedCard.open(None).atr
 
 
 def test_select_lds_application_answers_9000(emulator: Any) -> None:
-    _needs_real_card()
     emu = emulator(0)
     with open_reader(emu.reader, timeout=5) as connection:
         assert connection.send(SELECT_LDS).sw == 0x9000
@@ -101,8 +92,7 @@ def test_killing_the_emulator_pulls_the_card_and_the_state_brings_it_back(
     emu = emulator(1, state)
     content = b"cardkit vpcd persistence check"
     with open_reader(emu.reader, timeout=5) as connection:
-        if _helper().real_card_available():
-            _write_test_file(connection, content)
+        _write_test_file(connection, content)
         atr_before = connection.atr
         emu.kill()
         with pytest.raises(TransportError):
@@ -112,9 +102,8 @@ def test_killing_the_emulator_pulls_the_card_and_the_state_brings_it_back(
 
     atr_after = emu.start()  # same --state file
     assert atr_after == atr_before
-    if _helper().real_card_available():
-        with open_reader(emu.reader, timeout=5) as connection:
-            assert _read_test_file(connection, len(content)) == content
+    with open_reader(emu.reader, timeout=5) as connection:
+        assert _read_test_file(connection, len(content)) == content
 
 
 def test_two_emulators_on_two_readers(emulator: Any) -> None:
