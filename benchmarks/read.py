@@ -41,6 +41,7 @@ from cardkit.services.read import AccessKey, CardRead, read_card
 from cardkit.transport.apdu import Command, Response
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # the test helpers import testpki
 # The card-image and personalization helpers of the read tests (one place for that protocol).
 HELPERS = ROOT / "tests" / "unit" / "services" / "test_read.py"
 TARGET_APDUS = 30

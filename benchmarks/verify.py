@@ -30,6 +30,7 @@ from cardkit.services.verify import verify_card
 from cardkit.transport.pcsc import open_reader
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "support"))  # the test helpers import testpki
 TARGET_WALL_MS = 150.0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from testpki import make_csca, make_dsc
 
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.emulator.state import CardState
@@ -29,7 +30,6 @@ from cardkit.lds.build import fit_face_for
 from cardkit.lds.com import Com
 from cardkit.lds.dg13 import Dg13
 from cardkit.lds.image import FittedImage
-from cardkit.pki import certs
 from cardkit.pki.algorithms import CURVES
 from cardkit.pki.crl import RevokedEntry, issue_crl
 from cardkit.pki.keystore.transport import FileTransportKey
@@ -78,34 +78,10 @@ class Card:
 def _dsc(
     ca_signer: LocalSigner, ca: x509.Certificate, name: str, *, not_after: datetime
 ) -> tuple[LocalSigner, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = certs.issue_dsc(
-        ca_signer,
-        ca,
-        key.public_key(),
-        common_name=name,
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=not_after,
-        private_key_usage_end=min(not_after, T0 + timedelta(days=365)),
-        scheme=SCHEME,
-    )
-    return LocalSigner(key, f"file:{name}.pem"), cert
+    return make_dsc(ca_signer, ca, name, not_after=not_after, key_id=f"file:{name}.pem")
 
 
-def _csca(common_name: str) -> tuple[LocalSigner, x509.Certificate]:
-    signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-    cert = certs.create_csca(
-        signer,
-        country="VN",
-        common_name=common_name,
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=6000),
-        private_key_usage_end=T0 + timedelta(days=1000),
-        scheme=SCHEME,
-    )
-    return signer, cert
+_csca = make_csca
 
 
 class Lab:

@@ -7,24 +7,18 @@ citizens (profiles/samples/citizens.csv) with :func:`cardkit.services.prepare.pr
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from testpki import in_memory_issuer
 
 from cardkit.lds.build import fit_face_for, fit_finger_for
 from cardkit.lds.image import FittedImage
-from cardkit.pki import certs
-from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
-from cardkit.pki.trust import TrustStore
 from cardkit.profile import Profile, load_profile
 from cardkit.records import CitizenRecord, load_records, validate_all
 from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
-from cardkit.services.prepare import Issuer, prepare_card
+from cardkit.services.prepare import prepare_card
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "profiles" / "samples"
@@ -38,33 +32,13 @@ class Station:
     """A CSCA, a Document Signer and a transport key held in memory."""
 
     def __init__(self) -> None:
-        scheme = SignatureScheme("sha256")
-        csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-        self.csca = certs.create_csca(
-            csca_signer,
-            country="VN",
-            common_name="CSCA VN personalize test",
-            serial=certs.new_serial_number(),
-            not_before=T0,
-            not_after=T0 + timedelta(days=6000),
-            private_key_usage_end=T0 + timedelta(days=1000),
-            scheme=scheme,
+        pki = in_memory_issuer("personalize test")
+        self.csca, self.transport, self.issuer, self.trust = (
+            pki.csca,
+            pki.transport,
+            pki.issuer,
+            pki.trust,
         )
-        dsc_key = ec.generate_private_key(ec.SECP256R1())
-        dsc = certs.issue_dsc(
-            csca_signer,
-            self.csca,
-            dsc_key.public_key(),
-            common_name="DS VN personalize test",
-            serial=certs.new_serial_number(),
-            not_before=T0,
-            not_after=T0 + timedelta(days=5000),
-            private_key_usage_end=T0 + timedelta(days=365),
-            scheme=scheme,
-        )
-        self.transport = FileTransportKey("tk-0123456789abcdef", AESGCM(os.urandom(32)))
-        self.issuer = Issuer(LocalSigner(dsc_key, "file:dsc.key.pem"), dsc, self.transport)
-        self.trust = TrustStore((self.csca,))
 
     def image(self, profile: Profile, row: int = 0, card_id: str | None = None) -> CardImage:
         record = sample_records()[row % len(sample_records())]

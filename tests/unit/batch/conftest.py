@@ -4,27 +4,20 @@ out in-process emulated cards (with a CPLC serial each), able to tear a card or 
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from testpki import in_memory_issuer
 
 from cardkit.batch.runner import BatchSettings
 from cardkit.emulator.card import EmulatedCard
 from cardkit.errors import TransportError
-from cardkit.pki import certs
-from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
-from cardkit.pki.trust import TrustStore
 from cardkit.profile import Profile, load_profile
-from cardkit.services.prepare import Issuer
 from cardkit.transport.apdu import Command, Response
 
 SAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "samples"
@@ -39,22 +32,9 @@ class Crash(BaseException):
 
 class Keys:
     def __init__(self) -> None:
-        scheme = SignatureScheme("sha256")
-        csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-        self.csca = certs.create_csca(
-            csca_signer, country="VN", common_name="CSCA VN batch test",
-            serial=certs.new_serial_number(), not_before=T0, not_after=T0 + timedelta(days=6000),
-            private_key_usage_end=T0 + timedelta(days=1000), scheme=scheme,
-        )  # fmt: skip
-        dsc_key = ec.generate_private_key(ec.SECP256R1())
-        self.dsc = certs.issue_dsc(
-            csca_signer, self.csca, dsc_key.public_key(), common_name="DS VN batch test",
-            serial=certs.new_serial_number(), not_before=T0, not_after=T0 + timedelta(days=5000),
-            private_key_usage_end=T0 + timedelta(days=365), scheme=scheme,
-        )  # fmt: skip
-        self.transport = FileTransportKey("tk-0123456789abcdef", AESGCM(os.urandom(32)))
-        self.issuer = Issuer(LocalSigner(dsc_key, "file:dsc.key.pem"), self.dsc, self.transport)
-        self.trust = TrustStore((self.csca,))
+        pki = in_memory_issuer("batch test")
+        self.csca, self.dsc = pki.csca, pki.issuer.dsc_certificate
+        self.transport, self.issuer, self.trust = pki.transport, pki.issuer, pki.trust
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,14 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testpki import in_memory_issuer
 
 from cardkit.emulator import CardState, EmulatedCard, EmulatorConnection, EmulatorStateError
 from cardkit.emulator.atr import MAX_UPDATE_DATA
@@ -31,9 +31,6 @@ from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
 from cardkit.lds.security_infos import ChipAuthenticationInfo, PaceInfo
-from cardkit.pki import certs
-from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
 from cardkit.profile import load_profile
 from cardkit.protocol import aa, ca, pace
 from cardkit.protocol.bac import MrzKey, perform_bac
@@ -41,7 +38,7 @@ from cardkit.protocol.ec import encode_point
 from cardkit.protocol.sm import SecureConnection
 from cardkit.records import load_records, validate_all
 from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
-from cardkit.services.prepare import Issuer, prepare_card
+from cardkit.services.prepare import prepare_card
 from cardkit.transport.apdu import SW, Command, Response
 from cardkit.transport.connection import Connection
 
@@ -95,32 +92,8 @@ class Prepared:
 
 @pytest.fixture(scope="module")
 def prepared() -> Prepared:
-    scheme = SignatureScheme("sha256")
-    csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-    csca = certs.create_csca(
-        csca_signer,
-        country="VN",
-        common_name="CSCA VN emulator test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=6000),
-        private_key_usage_end=T0 + timedelta(days=1000),
-        scheme=scheme,
-    )
-    dsc_key = ec.generate_private_key(ec.SECP256R1())
-    dsc = certs.issue_dsc(
-        csca_signer,
-        csca,
-        dsc_key.public_key(),
-        common_name="DS VN emulator test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=5000),
-        private_key_usage_end=T0 + timedelta(days=365),
-        scheme=scheme,
-    )
-    transport = FileTransportKey("tk-00112233445566ff", AESGCM(AESGCM.generate_key(256)))
-    issuer = Issuer(LocalSigner(dsc_key, "dsc"), dsc, transport, scheme)
+    pki = in_memory_issuer("emulator test", "tk-00112233445566ff")
+    transport, issuer = pki.transport, pki.issuer
     profile = load_profile("vn-cccd-2021")
     results = validate_all(load_records(SAMPLES / "citizens.csv"), profile, TODAY)
     record = results[0].record

@@ -10,7 +10,7 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
+from testpki import in_memory_issuer
 
 from cardkit.errors import KeyStoreError
 from cardkit.lds import files
-from cardkit.pki import certs
 from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
 from cardkit.profile import Profile, load_profile
 from cardkit.records import CitizenRecord, load_records, validate_all
 from cardkit.services import card_image
@@ -50,31 +49,7 @@ def _transport() -> FileTransportKey:
 
 
 def _issuer() -> Issuer:
-    scheme = SignatureScheme("sha256")
-    csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-    csca = certs.create_csca(
-        csca_signer,
-        country="VN",
-        common_name="CSCA VN card image test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=6000),
-        private_key_usage_end=T0 + timedelta(days=1000),
-        scheme=scheme,
-    )
-    dsc_key = ec.generate_private_key(ec.SECP256R1())
-    dsc = certs.issue_dsc(
-        csca_signer,
-        csca,
-        dsc_key.public_key(),
-        common_name="DS VN card image test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=5000),
-        private_key_usage_end=T0 + timedelta(days=365),
-        scheme=scheme,
-    )
-    return Issuer(LocalSigner(dsc_key, "dsc"), dsc, _transport(), scheme)
+    return in_memory_issuer("card image test", f"tk-{os.urandom(8).hex()}").issuer
 
 
 @dataclasses.dataclass(frozen=True)

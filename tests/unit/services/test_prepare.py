@@ -6,26 +6,20 @@ import csv
 import hashlib
 import hmac
 import json
-import os
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from testpki import in_memory_issuer
 
 from cardkit.lds.sod import Sod
-from cardkit.pki import certs
 from cardkit.pki.audit import AuditLog
-from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
-from cardkit.pki.trust import TrustStore
 from cardkit.profile import Profile, load_profile
 from cardkit.records import load_records, validate_all
 from cardkit.report import Verdict
 from cardkit.services.card_image import ChipSecrets, read_card_image, secrets_aad
-from cardkit.services.prepare import Issuer, Outcome, Summary, card_id_for, prepare_batch
+from cardkit.services.prepare import Outcome, Summary, card_id_for, prepare_batch
 from cardkit.services.verify_files import verify_folder
 
 SAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "samples"
@@ -67,33 +61,13 @@ class Station:
     """A CSCA, a Document Signer and a transport key held in memory (no scrypt, no files)."""
 
     def __init__(self) -> None:
-        scheme = SignatureScheme("sha256")
-        csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-        self.csca = certs.create_csca(
-            csca_signer,
-            country="VN",
-            common_name="CSCA VN prepare test",
-            serial=certs.new_serial_number(),
-            not_before=T0,
-            not_after=T0 + timedelta(days=6000),
-            private_key_usage_end=T0 + timedelta(days=1000),
-            scheme=scheme,
+        pki = in_memory_issuer("prepare test")
+        self.csca, self.transport, self.issuer, self.trust = (
+            pki.csca,
+            pki.transport,
+            pki.issuer,
+            pki.trust,
         )
-        dsc_key = ec.generate_private_key(ec.SECP256R1())
-        dsc = certs.issue_dsc(
-            csca_signer,
-            self.csca,
-            dsc_key.public_key(),
-            common_name="DS VN prepare test",
-            serial=certs.new_serial_number(),
-            not_before=T0,
-            not_after=T0 + timedelta(days=5000),
-            private_key_usage_end=T0 + timedelta(days=365),
-            scheme=scheme,
-        )
-        self.transport = FileTransportKey("tk-0123456789abcdef", AESGCM(os.urandom(32)))
-        self.issuer = Issuer(LocalSigner(dsc_key, "file:dsc.key.pem"), dsc, self.transport)
-        self.trust = TrustStore((self.csca,))
 
 
 @pytest.fixture(scope="module")

@@ -5,25 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
+from testpki import in_memory_issuer
 
 from cardkit.encoding import tlv
 from cardkit.encoding.mrz import MrzError
 from cardkit.errors import CardError, EncodingError, ProtocolError, TransportError
 from cardkit.lds import files
 from cardkit.lds.dg1 import Dg1
-from cardkit.pki import certs
-from cardkit.pki.keystore.transport import FileTransportKey
-from cardkit.pki.signer import LocalSigner, SignatureScheme
 from cardkit.profile import Profile, load_profile
 from cardkit.protocol import ec as ec_math
 from cardkit.protocol.kdf import Cipher
@@ -440,32 +436,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _issuer() -> Issuer:
-    scheme = SignatureScheme("sha256")
-    csca_signer = LocalSigner(ec.generate_private_key(ec.SECP384R1()), "csca")
-    csca = certs.create_csca(
-        csca_signer,
-        country="VN",
-        common_name="CSCA VN read test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=6000),
-        private_key_usage_end=T0 + timedelta(days=1000),
-        scheme=scheme,
-    )
-    dsc_key = ec.generate_private_key(ec.SECP256R1())
-    dsc = certs.issue_dsc(
-        csca_signer,
-        csca,
-        dsc_key.public_key(),
-        common_name="DS VN read test",
-        serial=certs.new_serial_number(),
-        not_before=T0,
-        not_after=T0 + timedelta(days=5000),
-        private_key_usage_end=T0 + timedelta(days=365),
-        scheme=scheme,
-    )
-    transport = FileTransportKey("tk-read-test", AESGCM(os.urandom(32)))
-    return Issuer(LocalSigner(dsc_key, "dsc"), dsc, transport, scheme)
+    return in_memory_issuer("read test", "tk-read-test").issuer
 
 
 def _ec_key_data(tag: int, key: ec.EllipticCurvePrivateKey) -> bytes:
