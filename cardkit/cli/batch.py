@@ -363,7 +363,7 @@ def report(journal: str | None, workdir: Path | None, batch_id: str | None, out_
 
 def main() -> None:
     """``python -m cardkit.cli.batch``: the group on its own, with the CLI's error mapping."""
-    from cardkit.cli.main import exit_code_for
+    from cardkit.cli.exits import exit_code_for
     from cardkit.errors import CardkitError
 
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.errors import CardkitError, EncodingError
 from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys
@@ -21,8 +22,6 @@ from cardkit.services.lds_build import (
     select_record,
     write_files,
 )
-
-EXIT_PROBLEMS = 1
 
 
 @click.group()

@@ -1,8 +1,8 @@
 """The `cardkit` command: a thin layer that parses options, calls the library and renders.
 
-Errors are mapped to short messages and exit codes here, in one place. A traceback is shown only
-with ``--verbose``. Exit codes: 0 success, 1 a check found problems (bad records, invalid MRZ or
-files), 2 usage error or unusable input, 3 reader or card error (from the transport issue on).
+Errors become one line on stderr here; their exit codes come from :mod:`cardkit.cli.exits`
+(0 success, 1 a check found problems, 2 usage error or unusable input, 3 reader or card error).
+A traceback is shown only with ``--verbose``.
 """
 
 from __future__ import annotations
@@ -14,18 +14,8 @@ from typing import Any
 import click
 
 from cardkit import __version__
-from cardkit.errors import CardError, CardkitError, ProtocolError, TransportError
-
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-EXIT_CARD = 3
-
-
-def exit_code_for(error: CardkitError) -> int:
-    """The one mapping from exception class to exit code."""
-    if isinstance(error, TransportError | CardError | ProtocolError):
-        return EXIT_CARD
-    return EXIT_USAGE
+from cardkit.cli.exits import exit_code_for
+from cardkit.errors import CardkitError
 
 
 class CardkitGroup(click.Group):

@@ -62,3 +62,35 @@ def trust_options(function: F) -> F:
     ):
         function = option(function)
     return function
+
+
+def access_key_options(function: F) -> F:
+    """How to open the chip: ``--mrz``/``--can`` name a secret *source* (the MRZ and the CAN never
+    go on the command line: shell history, process lists), or the three BAC fields."""
+    for option in reversed(
+        (
+            click.option(
+                "--mrz-from",
+                "--mrz",
+                "mrz_from",
+                metavar="SPEC",
+                help="Where to read the MRZ: prompt, stdin (or -), env:VAR or file:PATH. "
+                "Never the MRZ itself.",
+            ),
+            click.option(
+                "--doc-number", metavar="N", help="Document number (BAC field; ends in history)."
+            ),
+            click.option("--dob", metavar="YYMMDD", help="Date of birth, as in the MRZ."),
+            click.option("--expiry", metavar="YYMMDD", help="Date of expiry, as in the MRZ."),
+            click.option(
+                "--can-from",
+                "--can",
+                "can_from",
+                metavar="SPEC",
+                help="Where to read the CAN: prompt, stdin (or -), env:VAR or file:PATH. "
+                "Never the CAN itself.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.cli.options import keys_option, password_option
 from cardkit.errors import CardkitError, KeyStoreError
 from cardkit.pki.keystore.transport import TransportKey, open_transport_key
@@ -30,8 +31,6 @@ from cardkit.services.card_image import (
 )
 from cardkit.services.personalize import PersonalizeResult, personalize
 from cardkit.services.pki_admin import load_config
-
-EXIT_PROBLEMS = 1
 
 
 def image_folders(path: Path) -> list[Path]:
@@ -113,7 +112,7 @@ def personalize_command(
 
     Irreversible: a locked chip cannot be personalized again.
     """
-    from cardkit.cli.main import exit_code_for
+    from cardkit.cli.exits import exit_code_for
 
     try:
         code = _run(card_image, reader, keys_dir, password_from, trust, timeout, yes, as_json)

@@ -11,6 +11,7 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.errors import PkiError
 from cardkit.pki.crl import Reason
 from cardkit.pki.lint import lint_certificate
@@ -18,8 +19,6 @@ from cardkit.pki.masterlist import read_master_list, verify_master_list
 from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
 from cardkit.services.pki_admin import Pki, init_pki
-
-EXIT_PROBLEMS = 1
 
 _KEYS_OPTION = click.option(
     "--keys",

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.cli.options import keys_option, password_option, trust_options
 from cardkit.cli.render import check_table, verdict_line
 from cardkit.pki.secrets import read_secret
@@ -22,7 +23,6 @@ from cardkit.services.prepare import Outcome, Status, prepare_batch
 from cardkit.services.verify import load_trust
 from cardkit.services.verify_files import verify_files
 
-EXIT_PROBLEMS = 1
 STATUSES: tuple[Status, ...] = ("prepared", "skipped", "rejected", "failed")
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.services.printing import print_path
-
-EXIT_PROBLEMS = 1
 
 
 @click.command("print")

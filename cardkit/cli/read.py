@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from cardkit.cli.options import access_key_options
 from cardkit.errors import KeyStoreError
 from cardkit.pki.secrets import SecretSource, warn_if_shared
 from cardkit.services.read import AccessKey, CardRead, read_card
@@ -129,23 +130,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
 
 @click.command("read")
 @click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
-@click.option(
-    "--mrz-from",
-    "--mrz",
-    "mrz_from",
-    metavar="SPEC",
-    help="Where to read the MRZ: prompt, stdin (or -), env:VAR or file:PATH. Never the MRZ itself.",
-)
-@click.option("--doc-number", metavar="N", help="Document number (BAC field; ends in history).")
-@click.option("--dob", metavar="YYMMDD", help="Date of birth, as in the MRZ.")
-@click.option("--expiry", metavar="YYMMDD", help="Date of expiry, as in the MRZ.")
-@click.option(
-    "--can-from",
-    "--can",
-    "can_from",
-    metavar="SPEC",
-    help="Where to read the CAN: prompt, stdin (or -), env:VAR or file:PATH. Never the CAN itself.",
-)
+@access_key_options
 @click.option(
     "--out",
     "out",

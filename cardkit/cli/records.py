@@ -11,23 +11,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from cardkit.errors import CardkitError
+from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.profile import load_profile
 from cardkit.records.load import load_records
 from cardkit.records.validate import Validated, validate_all
-
-
-class InputFileError(click.ClickException):
-    """A file cardkit cannot use (records file, profile): message on stderr, exit status 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 @click.group("records")
@@ -65,11 +55,9 @@ def _summary(results: list[Validated]) -> dict[str, int]:
 def check(file: Path, profile_name: str, as_json: bool, today: datetime | None) -> None:
     """Validate every record of FILE; exit 1 when any record has a problem."""
     day = today.date() if today is not None else date.today()
-    try:
-        profile = load_profile(profile_name)
-        raws = load_records(file)
-    except CardkitError as exc:
-        raise InputFileError(str(exc)) from None
+    # An unusable records file or profile is a CardkitError: cardkit's main maps it to exit 2.
+    profile = load_profile(profile_name)
+    raws = load_records(file)
     results = validate_all(raws, profile, day)
     summary = _summary(results)
 
@@ -111,4 +99,4 @@ def check(file: Path, profile_name: str, as_json: bool, today: datetime | None) 
             f"problems ({summary['problems']} problems)"
         )
     if summary["bad"]:
-        raise SystemExit(1)
+        raise SystemExit(EXIT_PROBLEMS)

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import click
 
-from cardkit.cli.options import trust_options
+from cardkit.cli.exits import EXIT_OK, EXIT_PROBLEMS, exit_code_for
+from cardkit.cli.options import access_key_options, trust_options
 from cardkit.cli.read import _access_key, _read_mrz, _source
 from cardkit.cli.render import check_table, verdict_line
-from cardkit.errors import CardkitError, ImageError, KeyStoreError, TransportError
+from cardkit.errors import CardkitError, ImageError, KeyStoreError
 from cardkit.report import Verdict
 from cardkit.services.denylist import DenyList
 from cardkit.services.read import AccessKey
@@ -38,10 +39,7 @@ from cardkit.transport.connection import Connection
 from cardkit.transport.pcsc import open_reader
 from cardkit.transport.wrappers import GetResponseConnection
 
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
-EXIT_CARD = 3
+EXIT_VALID, EXIT_INVALID = EXIT_OK, EXIT_PROBLEMS
 
 _AS_IS = {"jpeg": (".jpg", ".jpeg"), "jpeg2000": (".jp2", ".j2k", ".jpf")}
 _PERSON_LABELS = (
@@ -157,33 +155,9 @@ def _access_key_check(
         )
 
 
-def _exit_code(error: CardkitError) -> int:
-    from cardkit.errors import CardError, ProtocolError
-
-    if isinstance(error, TransportError | CardError | ProtocolError):
-        return EXIT_CARD
-    return EXIT_USAGE
-
-
 @click.command("verify")
 @click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
-@click.option(
-    "--mrz-from",
-    "--mrz",
-    "mrz_from",
-    metavar="SPEC",
-    help="MRZ source: prompt, stdin (-), env:VAR, file:PATH.",
-)
-@click.option("--doc-number", metavar="N", help="Document number (BAC field; ends in history).")
-@click.option("--dob", metavar="YYMMDD", help="Date of birth, as in the MRZ.")
-@click.option("--expiry", metavar="YYMMDD", help="Date of expiry, as in the MRZ.")
-@click.option(
-    "--can-from",
-    "--can",
-    "can_from",
-    metavar="SPEC",
-    help="CAN source: prompt, stdin (-), env:VAR, file:PATH.",
-)
+@access_key_options
 @trust_options
 @click.option(
     "--qr", metavar="PAYLOAD", help="The printed QR code's text, to compare with the chip."
@@ -251,7 +225,7 @@ def verify(
         _watch(reader_name, lambda: inspect_once(2.0), photo_out, as_json)
     except CardkitError as exc:
         click.echo(f"error: {exc}", err=True)
-        raise SystemExit(_exit_code(exc)) from None
+        raise SystemExit(exit_code_for(exc)) from None
 
 
 def _emit(inspection: Inspection, photo_out: Path | None, as_json: bool) -> None:

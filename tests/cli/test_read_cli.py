@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from cardkit.cli import read as read_cli
-from cardkit.cli.main import EXIT_CARD, EXIT_USAGE, CardkitGroup
+from cardkit.cli.exits import EXIT_CARD, EXIT_USAGE
+from cardkit.cli.main import CardkitGroup
 from cardkit.errors import TransportError
 from cardkit.lds import files
 from cardkit.profile import load_profile

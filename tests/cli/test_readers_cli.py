@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 from smartcard import scard as real
 
-from cardkit.cli.main import EXIT_CARD, CardkitGroup
+from cardkit.cli.exits import EXIT_CARD
+from cardkit.cli.main import CardkitGroup
 from cardkit.cli.readers import readers
 from cardkit.transport import pcsc
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cardkit.cli.records import records
+from cardkit.cli.main import cli
 
 SAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "samples"
 TODAY = ["--today", "2026-11-01"]
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(records, list(args))
+    result = CliRunner().invoke(cli, ["records", *args])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
 
