@@ -77,3 +77,20 @@ class ProtocolError(CardkitError):
     def __init__(self, message: str, *, step: str) -> None:
         self.step = step
         super().__init__(f"{step}: {message}")
+
+
+class AccessDeniedError(ProtocolError):
+    """The chip refused the access key: a wrong (mistyped) CAN or MRZ, not a forged chip.
+
+    Raised when the chip answers the terminal's authentication step (BAC EXTERNAL AUTHENTICATE,
+    PACE mutual authentication; ICAO 9303-11 §4.3, §4.4) with an error status, or when only a
+    CAN is known and the chip offers no PACE that accepts it. ``key_kind`` is ``"CAN"`` or
+    ``"MRZ"``. The message is the one line a person acts on (no step prefix, no secret).
+    """
+
+    def __init__(self, key_kind: str, *, step: str) -> None:
+        self.key_kind = key_kind
+        self.step = step
+        CardkitError.__init__(
+            self, f"access denied: the {key_kind} does not open this card \u2014 enter it again"
+        )

@@ -7,8 +7,12 @@ anything) never raises: a step that meets something it cannot read FAILs, and th
 needed its result are SKIPped.
 
 Check ids, in order: ``sod.parse``; ``dg.hash.N`` for each data group (``dg.hashes`` when the
-SOD could not be read); ``sod.signature``; ``dsc.chain``; ``dsc.validity``; ``csca.validity``;
-``dsc.revocation``; ``com.consistency``.
+SOD could not be read); ``sod.signature``; ``dsc.chain``; the signer's role (9303-12 §5, §7.1.1
+Table 7: the SOD signer must be a Document Signer, issued directly by a CSCA) ``dsc.issuer``,
+``dsc.role``, ``dsc.key_usage``, ``dsc.basic_constraints``, ``dsc.extended_key_usage``; the
+algorithm policy (:mod:`cardkit.pki.policy`) ``algorithm.dg_hash``, ``algorithm.sod_signature``,
+``algorithm.dsc_key``, ``algorithm.dsc_signature``, ``algorithm.csca_key``; ``dsc.validity``;
+``csca.validity``; ``dsc.revocation``; ``com.consistency``.
 
 Details never contain data-group content or hashes (a DG1 hash is a hash of the MRZ).
 """
@@ -16,6 +20,7 @@ Details never contain data-group content or hashes (a DG1 hash is a hash of the 
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +34,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cardkit.encoding import oids, tlv
 from cardkit.errors import CardkitError
 from cardkit.lds.sod import SignerInfo, Sod
+from cardkit.pki import roles
 from cardkit.pki import trust as trust_mod
+from cardkit.pki.policy import CLAUSE_ALGORITHMS, DEFAULT, VerificationPolicy
 from cardkit.pki.signer import PublicKey
 from cardkit.pki.trust import TrustStore
 from cardkit.report import Check, Status
@@ -46,6 +53,8 @@ _CLAUSE_CHAIN = "ICAO 9303-11 §5.1; 9303-12 §5"
 _CLAUSE_VALIDITY = "ICAO 9303-12 §5 (key usage and validity periods); RFC 5280 §4.1.2.5"
 _CLAUSE_CRL = "ICAO 9303-12 (CRLs); RFC 5280 §5"
 _CLAUSE_COM = "ICAO 9303-10 §4.6.1 (EF.COM tag list)"
+_CLAUSE_ISSUER = "ICAO 9303-12 §5 (the CSCA issues Document Signer certificates directly)"
+_CLAUSE_ROLE = "ICAO 9303-12 §5, §7.1.1 Table 7 (certificate roles)"
 
 _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -474,6 +483,216 @@ def _chain(state: _State, trust: TrustStore) -> Check:
     )
 
 
+# --- The signer's role: dsc.issuer, dsc.role, dsc.key_usage, dsc.basic_constraints, ... -----------
+
+
+def _der_of(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _issuer(state: _State, trust: TrustStore) -> Check:
+    check_id, title = "dsc.issuer", "A CSCA issued the Document Signer directly (no intermediate)"
+    if state.dsc is None:
+        return Check(check_id, title, Status.SKIP, "no Document Signer certificate", _CLAUSE_ISSUER)
+    dsc = state.dsc
+    issuer = _describe_name(dsc.issuer)
+    if not trust.issuers_of(dsc):
+        assert state.sod is not None
+        intermediates = []
+        for der in state.sod.certificates:
+            try:
+                cert = x509.load_der_x509_certificate(der)
+                if cert != dsc and trust_mod.names_match(cert.subject, dsc.issuer):
+                    intermediates.append(cert)
+            except Exception:  # an unreadable embedded certificate is not an issuer
+                continue
+        if intermediates:
+            raise _Failed(
+                f"the DSC was issued by {issuer}, a certificate carried in the SOD and not a "
+                "trusted CSCA: 9303-12 allows no CA between the CSCA and the Document Signer"
+            )
+        raise _Failed(f"the DSC's issuer {issuer} is not a trusted CSCA")
+    if state.csca is None:
+        return Check(
+            check_id, title, Status.SKIP,
+            "no trusted CSCA of that name verified the DSC's signature (dsc.chain)",
+            _CLAUSE_ISSUER,
+        )  # fmt: skip
+    problem = roles.ca_problem(state.csca)
+    if problem is not None:
+        raise _Failed(f"the certificate that issued the DSC, {issuer}, is {problem}")
+    return Check(check_id, title, Status.PASS, f"issued by the CSCA {issuer}", _CLAUSE_ISSUER)
+
+
+def _role(state: _State, trust: TrustStore) -> Check:
+    check_id, title = "dsc.role", "The SOD signer is a Document Signer, not a CA or another role"
+    if state.dsc is None:
+        return Check(check_id, title, Status.SKIP, "no Document Signer certificate", _CLAUSE_ROLE)
+    dsc = state.dsc
+    if any(dsc == csca for csca in trust.cscas):
+        raise _Failed("the SOD is signed with a trusted CSCA's own certificate")
+    if roles.is_self_issued(dsc):
+        raise _Failed("the SOD signer's certificate is self-issued (a CSCA), not a Document Signer")
+    if roles.basic_constraints_problem(dsc, "dsc") is not None:
+        raise _Failed("the SOD is signed with a CA certificate (BasicConstraints cA TRUE)")
+    eku = roles.extended_key_usage_problem(dsc, "dsc")
+    if eku is not None:
+        raise _Failed(f"the SOD signer is not a Document Signer: {eku}")
+    return Check(check_id, title, Status.PASS, "an end-entity Document Signer", _CLAUSE_ROLE)
+
+
+def _role_rule(
+    check_id: str,
+    title: str,
+    rule: Callable[[x509.Certificate, roles.Role], str | None],
+    state: _State,
+) -> Check:
+    if state.dsc is None:
+        return Check(check_id, title, Status.SKIP, "no Document Signer certificate", _CLAUSE_ROLE)
+    problem = rule(state.dsc, "dsc")
+    if problem is not None:
+        raise _Failed(problem)
+    return Check(check_id, title, Status.PASS, "as 9303-12 requires of a Document Signer",
+                 roles.CLAUSE_ROLES)  # fmt: skip
+
+
+_ROLE_RULES: tuple[tuple[str, str, Callable[[x509.Certificate, roles.Role], str | None]], ...] = (
+    ("dsc.key_usage", "The DSC's KeyUsage is digitalSignature only", roles.key_usage_problem),
+    (
+        "dsc.basic_constraints",
+        "The DSC is not a CA (BasicConstraints absent or cA FALSE)",
+        roles.basic_constraints_problem,
+    ),
+    (
+        "dsc.extended_key_usage",
+        "The DSC carries no key purpose of another ICAO role",
+        roles.extended_key_usage_problem,
+    ),
+)
+
+
+# --- algorithm.* ---------------------------------------------------------------------------------
+
+_WORST = {Status.PASS: 0, Status.WARN: 1, Status.FAIL: 2}
+
+
+def _judged(
+    check_id: str, title: str, policy: VerificationPolicy, findings: list[tuple[Status, str]]
+) -> Check:
+    """One algorithm check from its findings (status, description): the worst status wins."""
+    status = max((s for s, _ in findings), key=_WORST.__getitem__, default=Status.PASS)
+    shown = [text for s, text in findings if s is status] if status is not Status.PASS else []
+    if status is Status.FAIL:
+        detail = "; ".join(shown) + f": not allowed by the {policy.name} policy"
+    elif status is Status.WARN:
+        detail = "; ".join(shown) + f": weak, tolerated by the {policy.name} policy"
+    else:
+        detail = ", ".join(text for _, text in findings)
+    return Check(check_id, title, status, detail, CLAUSE_ALGORITHMS)
+
+
+def _hash_finding(policy: VerificationPolicy, name: str | None, what: str) -> tuple[Status, str]:
+    if name is None:
+        return Status.FAIL, f"{what}: unknown hash"
+    return policy.hash_status(name), f"{what} {name.upper()}"
+
+
+def _key_finding(policy: VerificationPolicy, key: object, what: str) -> tuple[Status, str]:
+    if isinstance(key, rsa.RSAPublicKey):
+        return policy.key_status("RSA", key.key_size), f"{what} RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        bits = key.curve.key_size
+        return policy.key_status("EC", bits), f"{what} EC {key.curve.name} ({bits} bits)"
+    return Status.FAIL, f"{what}: unsupported key type"
+
+
+def _sod_scheme(signer: SignerInfo) -> tuple[str | None, str | None]:
+    """(scheme kind, hash name) of the SignerInfo's signature; (None, None) when unknown."""
+    algorithm = signer.signature_algorithm
+    digest = oids.HASH_NAMES.get(signer.digest_algorithm)
+    if algorithm in _ECDSA_OIDS or algorithm in _ECDSA_PLAIN_OIDS:
+        return "ecdsa", _ECDSA_OIDS.get(algorithm) or _ECDSA_PLAIN_OIDS.get(algorithm)
+    if algorithm == oids.EC_PUBLIC_KEY:
+        return "ecdsa", digest
+    if algorithm in _RSA_PKCS1_OIDS:
+        return "rsa-pkcs1v15", _RSA_PKCS1_OIDS[algorithm]
+    if algorithm == oids.RSA_ENCRYPTION:
+        return "rsa-pkcs1v15", digest
+    if algorithm == oids.RSASSA_PSS:
+        try:
+            _padding, hash_algorithm = _pss(signer.signature_algorithm_parameters)
+        except Exception:  # unreadable parameters: sod.signature says why
+            return "rsassa-pss", None
+        return "rsassa-pss", hash_algorithm.name
+    return None, None
+
+
+def _algorithm_dg_hash(state: _State, policy: VerificationPolicy) -> Check:
+    check_id, title = "algorithm.dg_hash", "The data-group hash algorithm meets the policy"
+    if state.sod is None:
+        return Check(check_id, title, Status.SKIP, "EF.SOD could not be read", CLAUSE_ALGORITHMS)
+    name = state.sod.lds_security_object.hash_algorithm
+    return _judged(check_id, title, policy, [_hash_finding(policy, name, "data-group hashes")])
+
+
+def _algorithm_sod_signature(state: _State, policy: VerificationPolicy) -> Check:
+    check_id, title = "algorithm.sod_signature", "The SOD signature algorithm meets the policy"
+    if state.signer is None:
+        return Check(check_id, title, Status.SKIP, "EF.SOD could not be read", CLAUSE_ALGORITHMS)
+    signer = state.signer
+    kind, hash_name = _sod_scheme(signer)
+    findings = [
+        _hash_finding(policy, oids.HASH_NAMES.get(signer.digest_algorithm), "SOD digest"),
+    ]
+    if kind is None:
+        findings.append((Status.FAIL, f"signature {oids.name_of(signer.signature_algorithm)}"))
+    else:
+        findings.append((policy.scheme_status(kind), f"signature {kind}"))
+        findings.append(_hash_finding(policy, hash_name, "signature hash"))
+    return _judged(check_id, title, policy, findings)
+
+
+def _algorithm_key(
+    check_id: str, title: str, cert: x509.Certificate | None, policy: VerificationPolicy, what: str
+) -> Check:
+    if cert is None:
+        return Check(check_id, title, Status.SKIP, f"no {what} certificate", CLAUSE_ALGORITHMS)
+    try:
+        key: object = trust_mod.public_key_of(cert)
+    except CardkitError:
+        key = None
+    return _judged(check_id, title, policy, [_key_finding(policy, key, f"{what} key")])
+
+
+def _algorithm_dsc_signature(state: _State, policy: VerificationPolicy) -> Check:
+    check_id, title = "algorithm.dsc_signature", "The CSCA's signature on the DSC meets the policy"
+    if state.dsc is None:
+        return Check(check_id, title, Status.SKIP, "no Document Signer certificate",
+                     CLAUSE_ALGORITHMS)  # fmt: skip
+    dsc = state.dsc
+    findings: list[tuple[Status, str]] = []
+    try:
+        hash_algorithm = dsc.signature_hash_algorithm
+        params = dsc.signature_algorithm_parameters
+    except (ValueError, UnsupportedAlgorithm):
+        hash_algorithm, params = None, None
+        findings.append((Status.FAIL, "certificate signature algorithm not supported"))
+    if isinstance(params, ec.ECDSA):
+        kind = "ecdsa"
+    elif isinstance(params, padding.PSS):
+        kind = "rsassa-pss"
+    elif isinstance(params, padding.PKCS1v15):
+        kind = "rsa-pkcs1v15"
+    else:
+        kind = ""
+    if kind:
+        findings.append((policy.scheme_status(kind), f"signature {kind}"))
+    findings.append(
+        _hash_finding(policy, hash_algorithm.name if hash_algorithm else None, "signature hash")
+    )
+    return _judged(check_id, title, policy, findings)
+
+
 # --- dsc.validity, csca.validity -----------------------------------------------------------------
 
 
@@ -563,7 +782,9 @@ def _csca_validity(state: _State, at: datetime.datetime) -> Check:
 # --- dsc.revocation ------------------------------------------------------------------------------
 
 
-def _revocation(state: _State, trust: TrustStore, at: datetime.datetime) -> Check:
+def _revocation(
+    state: _State, trust: TrustStore, at: datetime.datetime, policy: VerificationPolicy
+) -> Check:
     check_id, title = "dsc.revocation", "The Document Signer certificate is not revoked"
     if state.csca is None or state.dsc is None:
         return Check(
@@ -575,15 +796,23 @@ def _revocation(state: _State, trust: TrustStore, at: datetime.datetime) -> Chec
             essential=False,
         )
     csca, dsc = state.csca, state.dsc
+
+    def unknown(detail: str) -> Check:
+        # Without a current CRL the DSC's status is unknown: a WARN, or — when the policy
+        # requires a CRL (--require-crl) — an essential check not carried out: INCOMPLETE.
+        if policy.require_crl:
+            return Check(check_id, title, Status.SKIP,
+                         f"{detail}; the policy requires a current CRL", _CLAUSE_CRL)  # fmt: skip
+        return Check(check_id, title, Status.WARN, detail, _CLAUSE_CRL, essential=False)
+
     crls = trust.crls_for(csca)
     if not crls:
         unsigned = trust.candidate_crls(csca)
-        detail = (
+        return unknown(
             f"{len(unsigned)} CRL(s) name the CSCA but none has a valid CSCA signature"
             if unsigned
             else "no CRL from this CSCA in the trust store: revocation not checked"
         )
-        return Check(check_id, title, Status.WARN, detail, _CLAUSE_CRL, essential=False)
     for crl in crls:
         entry = crl.get_revoked_certificate_by_serial_number(dsc.serial_number)
         if entry is None:
@@ -601,15 +830,11 @@ def _revocation(state: _State, trust: TrustStore, at: datetime.datetime) -> Chec
     latest = max(crls, key=lambda c: c.last_update_utc)
     next_update = latest.next_update_utc
     detail = f"not listed in the CRL of {_when(latest.last_update_utc)}"
-    if next_update is not None and next_update < at:
-        return Check(
-            check_id,
-            title,
-            Status.WARN,
-            f"{detail}, but that CRL expired on {_when(next_update)}",
-            _CLAUSE_CRL,
-            essential=False,
-        )
+    if next_update is None or next_update < at:
+        # RFC 5280 §5.1.2.5: nextUpdate is mandatory for conforming CRLs; without one, or past
+        # it, the CRL says nothing about now.
+        when = _when(next_update) if next_update is not None else "(no nextUpdate)"
+        return unknown(f"{detail}, but that CRL expired on {when}")
     return Check(check_id, title, Status.PASS, detail, _CLAUSE_CRL, essential=False)
 
 
@@ -655,14 +880,16 @@ def passive_authentication(
     at: datetime.datetime,
     com_data_groups: Sequence[int] | None = None,
     dsc: x509.Certificate | None = None,
+    policy: VerificationPolicy = DEFAULT,
 ) -> tuple[Check, ...]:
     """Passive authentication of one card (ICAO 9303-11 §5.1).
 
     ``sod_bytes`` is EF.SOD as read (tag 77), ``files`` the data groups read (DG number → the
     whole DG file), ``at`` the verification time (timezone-aware), ``com_data_groups`` the DG
     numbers EF.COM lists (when read), ``dsc`` a Document Signer certificate obtained elsewhere
-    (the one embedded in the SOD is used otherwise). Returns one Check per step; never raises
-    on hostile ``sod_bytes`` or ``files``.
+    (the one embedded in the SOD is used otherwise), ``policy`` the algorithms and evidence
+    demanded (:data:`cardkit.pki.policy.DEFAULT`). Returns one Check per step; never raises on
+    hostile ``sod_bytes`` or ``files``.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("at must be timezone-aware")
@@ -681,6 +908,50 @@ def passive_authentication(
     checks.append(_guard("sod.signature", sig_title, _CLAUSE_SIG, lambda: _signature(state)))
     chain_title = "A trusted CSCA issued the Document Signer certificate"
     checks.append(_guard("dsc.chain", chain_title, _CLAUSE_CHAIN, lambda: _chain(state, trust)))
+    issuer_title = "A CSCA issued the Document Signer directly (no intermediate)"
+    checks.append(_guard("dsc.issuer", issuer_title, _CLAUSE_ISSUER, lambda: _issuer(state, trust)))
+    role_title = "The SOD signer is a Document Signer, not a CA or another role"
+    checks.append(_guard("dsc.role", role_title, _CLAUSE_ROLE, lambda: _role(state, trust)))
+    for check_id, title, rule in _ROLE_RULES:
+        step = functools.partial(_role_rule, check_id, title, rule, state)
+        checks.append(_guard(check_id, title, roles.CLAUSE_ROLES, step))
+    algorithm_steps: tuple[tuple[str, str, Callable[[], Check]], ...] = (
+        (
+            "algorithm.dg_hash",
+            "The data-group hash algorithm meets the policy",
+            lambda: _algorithm_dg_hash(state, policy),
+        ),
+        (
+            "algorithm.sod_signature",
+            "The SOD signature algorithm meets the policy",
+            lambda: _algorithm_sod_signature(state, policy),
+        ),
+        (
+            "algorithm.dsc_key",
+            "The Document Signer key meets the policy",
+            lambda: _algorithm_key(
+                "algorithm.dsc_key",
+                "The Document Signer key meets the policy",
+                state.dsc,
+                policy,
+                "Document Signer",
+            ),
+        ),
+        (
+            "algorithm.dsc_signature",
+            "The CSCA's signature on the DSC meets the policy",
+            lambda: _algorithm_dsc_signature(state, policy),
+        ),
+        (
+            "algorithm.csca_key",
+            "The CSCA key meets the policy",
+            lambda: _algorithm_key(
+                "algorithm.csca_key", "The CSCA key meets the policy", state.csca, policy, "CSCA"
+            ),
+        ),
+    )
+    for check_id, title, algorithm_step in algorithm_steps:
+        checks.append(_guard(check_id, title, CLAUSE_ALGORITHMS, algorithm_step))
     checks.append(
         _guard(
             "dsc.validity",
@@ -702,7 +973,7 @@ def passive_authentication(
             "dsc.revocation",
             "The Document Signer certificate is not revoked",
             _CLAUSE_CRL,
-            lambda: _revocation(state, trust, at),
+            lambda: _revocation(state, trust, at, policy),
         )
     )
     checks.append(

@@ -58,6 +58,9 @@ def _csca(
         .not_valid_before(start)
         .not_valid_after(start + days * DAY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
@@ -83,6 +86,9 @@ def _dsc(
         .not_valid_after(start + days * DAY)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
+        )
+        .add_extension(  # 9303-12 Table 7: a Document Signer signs, nothing else
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
         )
     )
     if pkup is not None:
@@ -174,6 +180,16 @@ def test_a_good_card_passes_every_check(kind: str) -> None:
         "dg.hash.13": "PASS",
         "sod.signature": "PASS",
         "dsc.chain": "PASS",
+        "dsc.issuer": "PASS",
+        "dsc.role": "PASS",
+        "dsc.key_usage": "PASS",
+        "dsc.basic_constraints": "PASS",
+        "dsc.extended_key_usage": "PASS",
+        "algorithm.dg_hash": "PASS",
+        "algorithm.sod_signature": "PASS",
+        "algorithm.dsc_key": "PASS",
+        "algorithm.dsc_signature": "PASS",
+        "algorithm.csca_key": "PASS",
         "dsc.validity": "PASS",
         "csca.validity": "PASS",
         "dsc.revocation": "PASS",
@@ -186,6 +202,16 @@ def test_a_good_card_passes_every_check(kind: str) -> None:
         "dg.hash.13",
         "sod.signature",
         "dsc.chain",
+        "dsc.issuer",
+        "dsc.role",
+        "dsc.key_usage",
+        "dsc.basic_constraints",
+        "dsc.extended_key_usage",
+        "algorithm.dg_hash",
+        "algorithm.sod_signature",
+        "algorithm.dsc_key",
+        "algorithm.dsc_signature",
+        "algorithm.csca_key",
         "dsc.validity",
         "csca.validity",
         "dsc.revocation",
@@ -453,6 +479,14 @@ def test_unparseable_sod_fails_parse_and_skips_the_rest() -> None:
         "dg.hashes": "SKIP",
         "sod.signature": "SKIP",
         "dsc.chain": "SKIP",
+        **{
+            k: "SKIP"
+            for k in (
+                "dsc.issuer", "dsc.role", "dsc.key_usage", "dsc.basic_constraints",
+                "dsc.extended_key_usage", "algorithm.dg_hash", "algorithm.sod_signature",
+                "algorithm.dsc_key", "algorithm.dsc_signature", "algorithm.csca_key",
+            )
+        },  # fmt: skip
         "dsc.validity": "SKIP",
         "csca.validity": "SKIP",
         "dsc.revocation": "SKIP",
