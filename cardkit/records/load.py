@@ -1,16 +1,39 @@
 """Read citizen records from CSV, JSON or JSON Lines files, without judging them.
 
-The loader turns a file into :class:`RawRecord` values (strings only) and fails with
-:class:`~cardkit.errors.RecordError`, naming the file and the line, when the *file* cannot be used:
-unreadable, not UTF-8, not valid JSON, a header without the required columns or with unknown
-ones. Everything about one record (a bad date, a short CSV row) is left to
-:mod:`cardkit.records.validate`, so a batch carries on with the good records.
+The loader turns a file into :class:`RawRecord` values (strings only). It fails with
+:class:`~cardkit.errors.RecordError`, naming the file (and the line when there is one), only when
+the *file* cannot be used: unreadable, empty, a CSV header that is not text, is malformed, lacks
+required columns or has unknown or duplicate ones, a JSON document that does not parse or is not a
+list of records. Everything about one record is a *defect* of that record (:class:`Defect`),
+reported by :mod:`cardkit.records.validate` with the other problems, so that one bad line never
+hides the others and a batch carries on with the good records.
+
+Defect codes (stable identifiers; messages may change, and never quote a value, which may be
+personal data):
+
+- ``row.encoding``: a value is not valid text (an invalid UTF-8 byte; in JSON also a lone
+  surrogate escape such as ``"\\ud800"``); ``field`` names it, or is "" when the bytes are outside
+  any value (a JSON Lines line that does not parse because of them).
+- ``row.quote``: a CSV row whose quoting is broken (a quoted field not closed on its line, text
+  after a closing quote, a quote inside an unquoted field). The row cannot be split into cells, so
+  it carries no fields; reading resumes on the next line.
+- ``row.too_long``: a value longer than :data:`FIELD_LIMIT_BYTES`.
+- ``row.cells``: a CSV row with a different number of cells from the header.
+- ``row.json``: a JSON Lines line that is not valid JSON; ``row.object``: a JSON record that is
+  not an object. Such a record carries no fields.
+- ``field.type``: a JSON value that is not a string (or, for ``fingerprint_paths``, a list of
+  strings); ``fingerprint.separator``: a path in such a list contains ``;``.
+- ``field.unknown``: a JSON key that is not a record field; ``field.duplicate``: a JSON key given
+  twice in one record (neither value is used).
+
+A defective value is replaced by "" so that no later rule reads half of it.
 
 Formats, chosen by extension:
 
-- ``.csv``: UTF-8 with or without BOM, first row = header of column names (the field names of
-  :class:`~cardkit.records.model.CitizenRecord`), ``fingerprint_paths`` separated by ``;``.
-  ``RawRecord.row`` is the line number the record starts on, as an editor shows it (header = 1).
+- ``.csv``: UTF-8 with or without BOM, RFC 4180 quoting, first row = header of column names (the
+  field names of :class:`~cardkit.records.model.CitizenRecord`), ``fingerprint_paths`` separated
+  by ``;``. ``RawRecord.row`` is the line number the record starts on, as an editor shows it
+  (header = 1; a quoted value may span lines).
 - ``.json``: a list of objects, or ``{"records": [...]}``; ``row`` is the 1-based index.
 - ``.jsonl``: one object per line (blank lines skipped); ``row`` is the line number.
 
@@ -21,9 +44,8 @@ Relative ``photo_path`` / ``fingerprint_paths`` resolve against the records file
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -53,24 +75,56 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 
 FINGERPRINT_SEPARATOR = ";"
 
+#: The largest value (UTF-8 bytes) the loader passes on. Far above any profile's ``[limits]``
+#: (a few hundred characters), so it never refuses real data; it bounds what a broken file (a
+#: runaway quote, a binary blob) can make the loader hold and the validator look at.
+FIELD_LIMIT_BYTES = 64 * 1024
+
 _EXTENSIONS = (".csv", ".json", ".jsonl")
+_BOM = b"\xef\xbb\xbf"
+
+# Bytes that are not UTF-8 are decoded with "surrogateescape" (each becomes U+DC80..U+DCFF), so
+# the damage stays in the value that holds them instead of failing the whole file. Valid UTF-8
+# never decodes to a surrogate, so any surrogate in CSV text is a bad byte.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# RFC 4180 tokens. Possessive quantifiers: an unclosed quote must fail in linear time.
+_QUOTED = re.compile(r'"([^"]*+(?:""[^"]*+)*+)"')
+_UNQUOTED = re.compile(r'[^,"\r\n]*+')
+_LINE_END = re.compile(r"\r\n?|\n")
+# How far to look for the closing quote: the longest allowed value with every character a
+# doubled quote, plus the two quotes around it. Bounding the search keeps a file with many
+# stray quotes linear instead of rescanning to the end of the file for each one.
+_QUOTE_WINDOW = 2 * FIELD_LIMIT_BYTES + 2
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A problem the loader saw in one record. ``field`` is "" when it concerns the whole row."""
+
+    code: str
+    field: str
+    message: str
 
 
 @dataclass(frozen=True)
 class RawRecord:
     """One record as read: strings only, nothing checked yet.
 
-    ``defects`` lists problems the loader saw in this record's *shape* (a CSV row with the wrong
-    number of cells); the validator reports them with the other problems.
+    ``defects`` lists what the loader found wrong with this record (see the module docstring);
+    the validator reports them with the other problems. ``fields`` is empty when the record
+    could not be read at all (a CSV row with broken quoting, a JSON record that is not an
+    object); such a record always has a defect saying why.
     """
 
     source: str
     row: int
     fields: Mapping[str, str]
-    defects: tuple[str, ...] = field(default=())
+    defects: tuple[Defect, ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", MappingProxyType(dict(self.fields)))
+        object.__setattr__(self, "defects", tuple(self.defects))
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "")
@@ -82,26 +136,35 @@ def load_records(path: str | Path) -> list[RawRecord]:
     suffix = p.suffix.lower()
     if suffix not in _EXTENSIONS:
         raise RecordError(f"{p}: unknown records format; use one of {', '.join(_EXTENSIONS)}")
-    text = _read_text(p)
+    data = _read_bytes(p)
     base = p.parent
     if suffix == ".csv":
-        return _parse_csv(text, str(p), base)
+        return _parse_csv(data, str(p), base)
     if suffix == ".json":
-        return _parse_json(text, str(p), base)
-    return _parse_jsonl(text, str(p), base)
+        return _parse_json(data, str(p), base)
+    return _parse_jsonl(data, str(p), base)
 
 
-def _read_text(p: Path) -> str:
+def _read_bytes(p: Path) -> bytes:
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise RecordError(f"{p}: cannot read the records file: {exc.strerror or exc}") from None
-    try:
-        # utf-8-sig drops one leading BOM (spreadsheet exports write it) and nothing else.
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise RecordError(f"{p}, line {line}: not UTF-8 text (byte offset {exc.start})") from None
+    # Drop one leading BOM (spreadsheet exports write it) and nothing else.
+    return data.removeprefix(_BOM)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _label(name: str) -> str:
+    """A column or key name for a message: names come from the file, so keep them short."""
+    return repr(name if len(name) <= 40 else name[:40] + "…")
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -123,11 +186,33 @@ def _finish(fields: dict[str, str], base: Path) -> dict[str, str]:
     return out
 
 
+def _value_defect(name: str, value: str) -> Defect | None:
+    """The defect of one value read from the file (bad text, too long), or None."""
+    if _SURROGATE.search(value):
+        return Defect(
+            "row.encoding",
+            name,
+            f"{name} is not valid text (an invalid UTF-8 byte or a lone surrogate)",
+        )
+    if _too_long(value):
+        return Defect("row.too_long", name, f"{name} is longer than {FIELD_LIMIT_BYTES} bytes")
+    return None
+
+
+def _too_long(value: str) -> bool:
+    # A character is at most 4 UTF-8 bytes: most values need no encoding to be measured. Bad
+    # bytes (surrogateescape) count as the one byte they were.
+    return (
+        len(value) * 4 > FIELD_LIMIT_BYTES
+        and len(value.encode("utf-8", "surrogateescape")) > FIELD_LIMIT_BYTES
+    )
+
+
 def _check_columns(names: list[str], where: str) -> None:
     unknown = [n for n in names if n not in COLUMNS]
     if unknown:
         raise RecordError(
-            f"{where}: unknown column(s) {', '.join(repr(n) for n in unknown)}; "
+            f"{where}: unknown column(s) {', '.join(_label(n) for n in unknown)}; "
             f"columns are the record fields: {', '.join(COLUMNS)}"
         )
     missing = [n for n in REQUIRED_COLUMNS if n not in names]
@@ -135,77 +220,228 @@ def _check_columns(names: list[str], where: str) -> None:
         raise RecordError(f"{where}: missing required column(s) {', '.join(missing)}")
 
 
-def _check_text(value: str, where: str) -> None:
-    # A lone surrogate (JSON "\ud800") is not text: it cannot be encoded for DG13 or a terminal.
-    if any("\ud800" <= c <= "\udfff" for c in value):
-        raise RecordError(f"{where}: invalid Unicode (lone surrogate)")
+# ------------------------------------------------------------------------------------------ CSV
 
 
-def _parse_csv(text: str, source: str, base: Path) -> list[RawRecord]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+@dataclass(frozen=True)
+class _Split:
+    """One CSV record cut out of the text at some offset.
+
+    ``cells`` is None when the quoting is broken (``error`` says how, at cell ``error_cell``).
+    ``spans_from`` is the index of the first cell whose quoted value ran past the end of the
+    record's first line (None when the record is one line): legitimate for an address written on
+    two lines, but also what a stray opening quote looks like.
+    """
+
+    cells: list[str] | None
+    end: int  # offset just past the record's line break (where it broke, when broken)
+    spans_from: int | None
+    error: str = ""
+    error_cell: int = 0
+
+
+def _split_record(text: str, pos: int) -> _Split:
+    """Cut one RFC 4180 record (comma, double quote, ``""`` escapes) starting at ``pos``."""
+    cells: list[str] = []
+    spans_from: int | None = None
+    n = len(text)
+    while True:
+        cell = len(cells)
+        if text.startswith('"', pos):
+            window = min(n, pos + _QUOTE_WINDOW)
+            m = _QUOTED.match(text, pos, window)
+            if m is None:
+                # Not closed within the window. If the value never even reached a line end, it
+                # is one enormous value; otherwise an opening quote with no partner.
+                crosses_line = _LINE_END.search(text, pos, window) is not None
+                if window < n and not crosses_line:
+                    return _Split(None, pos, spans_from, "too_long", cell)
+                if crosses_line and spans_from is None:
+                    spans_from = cell
+                return _Split(None, pos, spans_from, "unclosed", cell)
+            value = m[1]
+            if spans_from is None and ("\n" in value or "\r" in value):
+                spans_from = cell
+            cells.append(value.replace('""', '"'))
+            pos = m.end()
+            if pos < n and text[pos] not in ",\r\n":
+                return _Split(None, pos, spans_from, "after_quote", cell)
+        else:
+            m = _UNQUOTED.match(text, pos)
+            assert m is not None  # the pattern matches the empty string
+            cells.append(m[0])
+            pos = m.end()
+            if pos < n and text[pos] == '"':
+                return _Split(None, pos, spans_from, "inner_quote", cell)
+        if pos >= n:
+            return _Split(cells, n, spans_from)
+        if text[pos] == ",":
+            pos += 1
+            continue
+        pos += 2 if text.startswith("\r\n", pos) else 1
+        return _Split(cells, pos, spans_from)
+
+
+def _next_line(text: str, pos: int) -> int:
+    m = _LINE_END.search(text, pos)
+    return m.end() if m else len(text)
+
+
+_QUOTE_MESSAGES = {
+    "unclosed": "the quoted value is not closed on this line (a stray '\"'?)",
+    "after_quote": "text after the closing '\"' (quote the whole value and double each '\"' in it)",
+    "inner_quote": "a '\"' in a value that is not quoted (quote the whole value and double each "
+    "'\"' in it)",
+}
+
+
+def _broken_row(split: _Split, header: list[str]) -> Defect:
+    """The defect of a row that cannot be split into cells."""
+    if split.error == "too_long":
+        cell, code = split.error_cell, "row.too_long"
+        why = f"is longer than {FIELD_LIMIT_BYTES} bytes"
+    else:
+        # A value that ran past its line and then broke: the quote that opened it is the
+        # mistake (everything after it was read as part of that value).
+        cell = split.error_cell if split.spans_from is None else split.spans_from
+        code = "row.quote"
+        why = _QUOTE_MESSAGES[split.error if split.spans_from is None else "unclosed"]
+    name = header[cell] if cell < len(header) else ""
+    label = name or f"cell {cell + 1}"
+    sep = " " if code == "row.too_long" else ": "
+    return Defect(code, name, f"{label}{sep}{why}")
+
+
+def _parse_csv(data: bytes, source: str, base: Path) -> list[RawRecord]:
+    text = _decode(data)
     records: list[RawRecord] = []
     header: list[str] | None = None
-    last_line = 0
-    try:
-        for cells in reader:
-            start, last_line = last_line + 1, reader.line_num
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # blank line
+    pos, line = 0, 1
+    while pos < len(text):
+        split = _split_record(text, pos)
+        cells = split.cells
+        if cells is not None and split.spans_from is not None and header is not None:
+            # A value spanning lines is accepted only when the record it closes has the header's
+            # cells and no oversized value. Otherwise it most likely was a stray quote that
+            # swallowed the lines after it: blame the row it started on and read on from the
+            # next line, so the rows it swallowed are still read (a genuine two-line address in
+            # a row with a wrong cell count is then reported as broken quoting: bad either way).
+            sound = len(cells) == len(header) and not any(_too_long(c) for c in cells)
+            if not sound:
+                cells = None
+                split = _Split(None, split.end, split.spans_from, "unclosed", split.spans_from)
+        if cells is None:
+            where = f"{source}, line {line}"
             if header is None:
-                header = [c.strip() for c in cells]
-                dupes = sorted({n for n in header if header.count(n) > 1})
-                if dupes:
-                    raise RecordError(f"{source}, line {start}: duplicate column(s) {dupes}")
-                _check_columns(header, f"{source}, line {start}")
-                continue
-            for c in cells:
-                _check_text(c, f"{source}, line {start}")
-            defects: tuple[str, ...] = ()
-            if len(cells) != len(header):
-                defects = (f"row has {len(cells)} cells; the header has {len(header)} columns",)
-            fields = dict(zip(header, cells, strict=False))
-            records.append(RawRecord(source, start, _finish(fields, base), defects))
-    except csv.Error as exc:
-        raise RecordError(f"{source}, line {reader.line_num}: malformed CSV: {exc}") from None
+                raise RecordError(
+                    f"{where}: malformed CSV header: {_broken_row(split, []).message}"
+                )
+            records.append(RawRecord(source, line, {}, (_broken_row(split, header),)))
+            pos, line = _next_line(text, pos), line + 1
+            continue
+        start = line
+        line += _line_breaks(text[pos : split.end]) if split.spans_from is not None else 1
+        pos = split.end
+        if len(cells) == 1 and not cells[0].strip():
+            continue  # blank line
+        if header is None:
+            header = _read_header(cells, f"{source}, line {start}")
+            continue
+        records.append(_csv_record(cells, header, source, start, base))
     if header is None:
         raise RecordError(f"{source}: empty file; expected a header row of column names")
     return records
 
 
-def _pairs_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
+def _read_header(cells: list[str], where: str) -> list[str]:
+    header = [c.strip() for c in cells]
+    if any(_SURROGATE.search(c) for c in header):
+        raise RecordError(f"{where}: the header is not UTF-8 text")
+    dupes = sorted({n for n in header if header.count(n) > 1})
+    if dupes:
+        raise RecordError(f"{where}: duplicate column(s) {', '.join(_label(n) for n in dupes)}")
+    _check_columns(header, where)
+    return header
 
 
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
+def _csv_record(
+    cells: list[str], header: list[str], source: str, row: int, base: Path
+) -> RawRecord:
+    defects: list[Defect] = []
+    if len(cells) != len(header):
+        defects.append(
+            Defect(
+                "row.cells",
+                "",
+                f"row has {len(cells)} cells; the header has {len(header)} columns",
+            )
+        )
+    values: dict[str, str] = {}
+    for name, value in zip(header, cells, strict=False):
+        if found := _value_defect(name, value):
+            defects.append(found)
+            value = ""
+        values[name] = value
+    return RawRecord(source, row, _finish(values, base), tuple(defects))
 
 
-def _json_loads(text: str, source: str, first_line: int | None = None) -> Any:
-    """Decode a JSON document (the whole file, or line ``first_line`` of a JSON Lines file)."""
-    where = source if first_line is None else f"{source}, line {first_line}"
+# ----------------------------------------------------------------------------------------- JSON
+
+
+class _JsonObject(dict[str, Any]):
+    """A decoded JSON object; ``duplicates`` lists the keys it had more than once."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> _JsonObject:
+    # Duplicates are recorded, not raised: a raise here would abort the whole document, and a
+    # key given twice is a problem of the one record that has it.
+    obj = _JsonObject(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dupes: list[str] = []
+        for key, _ in pairs:
+            if key in seen and key not in dupes:
+                dupes.append(key)
+            seen.add(key)
+        obj.duplicates = tuple(dupes)
+    return obj
+
+
+def _json_loads(text: str) -> Any:
+    """Decode one JSON document; the caller turns the exceptions into its own report."""
+    return json.loads(text, object_pairs_hook=_object_pairs)
+
+
+def _not_utf8_line(data: bytes) -> tuple[int, int] | None:
+    """(line, byte offset) of the first byte of ``data`` that is not UTF-8, or None."""
     try:
-        return json.loads(text, object_pairs_hook=_pairs_no_duplicates)
-    except json.JSONDecodeError as exc:
-        line = exc.lineno + (first_line or 1) - 1
-        raise RecordError(f"{source}, line {line}: not valid JSON: {exc.msg}") from None
-    except _DuplicateKey as exc:
-        raise RecordError(f"{where}: duplicate key {exc.key!r}") from None
-    except (ValueError, RecursionError) as exc:  # e.g. too deeply nested, huge integers
-        raise RecordError(f"{where}: not usable JSON ({type(exc).__name__})") from None
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1, exc.start
+    return None
 
 
-def _object_fields(obj: Any, where: str) -> dict[str, str]:
+def _json_record(obj: Any, source: str, row: int, base: Path) -> RawRecord:
     if not isinstance(obj, dict):
-        raise RecordError(f"{where}: a record must be a JSON object")
-    _check_columns(list(obj), where)
-    fields: dict[str, str] = {}
+        defect = Defect("row.object", "", "a record must be a JSON object")
+        return RawRecord(source, row, {}, (defect,))
+    defects: list[Defect] = []
+    duplicates = getattr(obj, "duplicates", ())
+    values: dict[str, str] = {}
     for key, value in obj.items():
+        if key not in COLUMNS:
+            defects.append(
+                Defect("field.unknown", "", f"unknown field {_label(key)}: not a record field")
+            )
+            continue
+        if key in duplicates:
+            # Which of the values was meant is anybody's guess: use neither.
+            defects.append(Defect("field.duplicate", key, f"{key} is given more than once"))
+            values[key] = ""
+            continue
+        text: str | None = None
         if value is None:
             text = ""
         elif isinstance(value, str):
@@ -216,36 +452,68 @@ def _object_fields(obj: Any, where: str) -> dict[str, str]:
             and all(isinstance(v, str) for v in value)
         ):
             if any(FINGERPRINT_SEPARATOR in v for v in value):
-                raise RecordError(f"{where}: a fingerprint path contains ';'")
-            text = FINGERPRINT_SEPARATOR.join(value)
+                defects.append(
+                    Defect(
+                        "fingerprint.separator",
+                        key,
+                        f"{key}: a path in the list contains '{FINGERPRINT_SEPARATOR}'",
+                    )
+                )
+            else:
+                text = FINGERPRINT_SEPARATOR.join(value)
         else:
-            raise RecordError(
-                f"{where}: field {key!r} must be a string (numbers lose leading zeros)"
+            defects.append(
+                Defect("field.type", key, f"{key} must be a string (numbers lose leading zeros)")
             )
-        _check_text(text, where)
-        fields[key] = text
-    return fields
+        if text is not None and (found := _value_defect(key, text)):
+            defects.append(found)
+            text = None
+        values[key] = text or ""
+    return RawRecord(source, row, _finish(values, base), tuple(defects))
 
 
-def _parse_json(text: str, source: str, base: Path) -> list[RawRecord]:
-    doc = _json_loads(text, source)
-    if isinstance(doc, dict) and set(doc) == {"records"}:
+def _parse_json(data: bytes, source: str, base: Path) -> list[RawRecord]:
+    try:
+        doc = _json_loads(_decode(data))
+    except json.JSONDecodeError as exc:
+        # Bad bytes outside any string break the syntax: say so rather than "Expecting value".
+        if bad := _not_utf8_line(data):
+            raise RecordError(
+                f"{source}, line {bad[0]}: not UTF-8 text (byte offset {bad[1]})"
+            ) from None
+        raise RecordError(f"{source}, line {exc.lineno}: not valid JSON: {exc.msg}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. too deeply nested, huge integers
+        raise RecordError(f"{source}: not usable JSON ({type(exc).__name__})") from None
+    if isinstance(doc, _JsonObject) and set(doc) == {"records"}:
+        if doc.duplicates:
+            raise RecordError(f"{source}: duplicate key 'records'")
         doc = doc["records"]
     if not isinstance(doc, list):
         raise RecordError(f'{source}: expected a JSON list of records or {{"records": [...]}}')
-    return [
-        RawRecord(source, i, _finish(_object_fields(obj, f"{source}, record {i}"), base))
-        for i, obj in enumerate(doc, start=1)
-    ]
+    return [_json_record(obj, source, i, base) for i, obj in enumerate(doc, start=1)]
 
 
-def _parse_jsonl(text: str, source: str, base: Path) -> list[RawRecord]:
+def _parse_jsonl(data: bytes, source: str, base: Path) -> list[RawRecord]:
     records: list[RawRecord] = []
     # Split on \n only: str.splitlines() would also split on U+2028 etc. inside JSON strings.
-    for number, line in enumerate(text.split("\n"), start=1):
+    # Splitting the bytes is safe: no byte of a multi-byte UTF-8 character is 0x0A.
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        line = _decode(raw_line)
         if not line.strip():
             continue
-        where = f"{source}, line {number}"
-        obj = _json_loads(line, source, first_line=number)
-        records.append(RawRecord(source, number, _finish(_object_fields(obj, where), base)))
+        defect: Defect | None = None
+        try:
+            obj = _json_loads(line)
+        except json.JSONDecodeError as exc:
+            if _not_utf8_line(raw_line):
+                defect = Defect("row.encoding", "", "the line is not UTF-8 text")
+            else:
+                why = f"not valid JSON: {exc.msg} (column {exc.colno})"
+                defect = Defect("row.json", "", why)
+        except (ValueError, RecursionError) as exc:  # too deeply nested, huge integers
+            defect = Defect("row.json", "", f"not usable JSON ({type(exc).__name__})")
+        if defect is not None:
+            records.append(RawRecord(source, number, {}, (defect,)))
+        else:
+            records.append(_json_record(obj, source, number, base))
     return records

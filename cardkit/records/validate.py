@@ -7,9 +7,16 @@ with the good records and a person fixes all of a record's mistakes in one pass.
 
 Rules (problem codes in brackets; codes are stable identifiers, messages may change):
 
-- shape: a CSV row with the wrong number of cells [row.cells]; a required value empty
-  [field.missing]; text with leading/trailing spaces [text.whitespace] or control characters
-  [text.control]; text longer than the profile's ``[limits]`` [text.length].
+- what the loader found (:mod:`cardkit.records.load` lists the codes): bytes that are not
+  UTF-8 [row.encoding], broken CSV quoting [row.quote], a value over the loader's size limit
+  [row.too_long], a CSV row with the wrong number of cells [row.cells], a JSON Lines line that
+  is not JSON [row.json], a record that is not an object [row.object], a JSON value of the wrong
+  type [field.type], a ';' inside a listed fingerprint path [fingerprint.separator], an unknown
+  [field.unknown] or repeated [field.duplicate] key. A record the loader could not read at all
+  is reported with those problems only.
+- shape: a required value empty [field.missing]; text with leading/trailing spaces
+  [text.whitespace] or control characters [text.control]; text longer than the profile's
+  ``[limits]`` [text.length].
 - ID number ``PPP G YY NNNNNN`` (DOMAIN.md §2, :mod:`cardkit.records.idnumber`): 12 digits
   [id.format]; a known place code [id.province]; G even for men, odd for women [id.sex]; G's
   century = the birth year's [id.century]; YY = the birth year's last two digits [id.year]; the
@@ -176,8 +183,14 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
     def add(name: str, code: str, message: str) -> None:
         problems.append(Problem(raw.row, name, code, message))
 
+    # What the loader saw (bad bytes, broken quoting, a wrong cell count…) comes first. A value it
+    # could not use is "" now: do not also call it missing.
+    damaged = {d.field for d in raw.defects if d.field}
     for defect in raw.defects:
-        add("", "row.cells", defect)
+        add(defect.field, defect.code, defect.message)
+    if raw.defects and not raw.fields:
+        # The loader could not read the record at all: every other rule would report noise.
+        return Validated(raw, None, tuple(problems))
 
     # Text hygiene first: every other rule looks at the NFC form.
     values: dict[str, str] = {}
@@ -193,7 +206,7 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
         if value != value.strip():
             add(name, "text.whitespace", f"{name} has leading or trailing spaces")
     for name in REQUIRED_VALUES:
-        if not values[name].strip():
+        if name not in damaged and not values[name].strip():
             add(name, "field.missing", f"{name} is required")
     for name, limit in _limits(profile).items():
         if len(values[name]) > limit:

@@ -214,7 +214,7 @@ def _prepare_one(
 ) -> Outcome:
     row = result.raw.row
     if result.record is None:
-        problems = tuple(f"{p.field}: {p.message} [{p.code}]" for p in result.problems)
+        problems = tuple(f"{p.field or 'row'}: {p.message} [{p.code}]" for p in result.problems)
         return Outcome(row, "rejected", None, f"{len(problems)} problem(s)", problems)
     card_id = card_id_for(records_file, row)
     if (out_dir / card_id).exists():

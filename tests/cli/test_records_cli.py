@@ -79,3 +79,35 @@ def test_file_errors_exit_2(tmp_path: Path) -> None:
 def test_future_issue_dates_against_an_earlier_today() -> None:
     code, out, _ = run("check", str(SAMPLES / "citizens.csv"), "--today", "2021-01-01")
     assert code == 1 and "[date.future]" in out
+
+
+def test_one_bad_line_does_not_hide_the_others(tmp_path: Path) -> None:
+    # The sample records, relative image paths and all, with a stray quote in line 3 and a byte
+    # that is not UTF-8 in line 5: those two rows are reported, the others checked as usual.
+    for folder in ("photos", "fingerprints"):
+        (tmp_path / folder).symlink_to(SAMPLES / folder)
+    lines = (SAMPLES / "citizens.csv").read_bytes().split(b"\n")[:6]
+    assert b",Kinh," in lines[2] and "Hạnh".encode() in lines[4]
+    lines[2] = lines[2].replace(b",Kinh,", b',"Kinh,', 1)
+    lines[4] = lines[4].replace("Hạnh".encode(), b"H\xe1nh", 1)
+    bad = tmp_path / "mixed.csv"
+    bad.write_bytes(b"\n".join(lines) + b"\n")
+
+    code, out, err = run("check", str(bad), *TODAY)
+    assert code == 1 and err == ""
+    assert f"{bad}:3: ethnicity: text after the closing" in out and "[row.quote]" in out
+    assert f"{bad}:5: full_name is not valid text" in out and "[row.encoding]" in out
+    assert out.splitlines()[-1] == "5 records: 3 good, 2 with problems (2 problems)"
+    assert "Hoàng Thu" not in out and "Bùi Bích" not in out  # the values stay out of the report
+
+    code, out, _ = run("check", str(bad), "--json", *TODAY)
+    report = json.loads(out)
+    assert code == 1 and report["summary"]["good"] == 3
+    assert [(r["row"], [p["code"] for p in r["problems"]]) for r in report["records"]] == [
+        (2, []),
+        (3, ["row.quote"]),
+        (4, []),
+        (5, ["row.encoding"]),
+        (6, []),
+    ]
+    assert report["records"][3]["problems"][0]["field"] == "full_name"

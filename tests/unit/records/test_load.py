@@ -1,4 +1,6 @@
-"""Loaders: CSV, JSON, JSON Lines → RawRecord; unusable files raise RecordError, nothing else."""
+"""Loaders: CSV, JSON, JSON Lines → RawRecord; unusable files raise RecordError, nothing else.
+
+What one record gets wrong is a defect of that record (test_load_rows.py has those cases)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.errors import RecordError
-from cardkit.records.load import COLUMNS, REQUIRED_COLUMNS, RawRecord, load_records
+from cardkit.records.load import COLUMNS, REQUIRED_COLUMNS, Defect, RawRecord, load_records
 
 ROW = {
     "id_number": "001093047064",
@@ -84,7 +86,8 @@ def test_csv_wrong_cell_count_is_a_record_defect(tmp_path: Path) -> None:
     p = write(tmp_path, "r.csv", "\n".join([good[0], short, long, good[1]]) + "\n")
     records = load_records(p)
     assert [len(r.defects) for r in records] == [1, 1, 0]
-    assert "cells" in records[0].defects[0]
+    assert records[0].defects[0].code == records[1].defects[0].code == "row.cells"
+    assert "cells" in records[0].defects[0].message
 
 
 @pytest.mark.parametrize("missing", REQUIRED_COLUMNS)
@@ -104,19 +107,36 @@ def test_csv_unknown_and_duplicate_columns(tmp_path: Path) -> None:
         load_records(p)
 
 
-def test_csv_bad_encoding_names_the_line(tmp_path: Path) -> None:
-    data = csv_text([ROW, ROW]).encode("utf-8").replace("Văn".encode(), "V\xe3n".encode("latin-1"))
-    p = write(tmp_path, "r.csv", data)
-    with pytest.raises(RecordError, match=r"r\.csv, line 2: not UTF-8"):
-        load_records(p)
+def test_csv_bad_encoding_is_a_defect_of_its_row(tmp_path: Path) -> None:
+    # Was: the whole file rejected ("line 2: not UTF-8"). Now only that row's value is bad.
+    good = csv_text([ROW]).split("\n")
+    latin1 = good[1].encode().replace("Văn".encode(), "V\xe3n".encode("latin-1"))
+    lines = [good[0].encode(), latin1, good[1].encode()]
+    records = load_records(write(tmp_path, "r.csv", b"\n".join(lines) + b"\n"))
+    assert [r.row for r in records] == [2, 3]
+    assert [(d.code, d.field) for d in records[0].defects] == [("row.encoding", "full_name")]
+    assert records[0].fields["full_name"] == ""  # never half a value
+    assert records[1].defects == () and records[1].fields["full_name"] == "Nguyễn Văn An"
+
+
+def test_csv_bad_encoding_in_the_header_is_a_file_error(tmp_path: Path) -> None:
+    data = csv_text([ROW]).encode().replace(b"full_name", b"full_n\xe4me", 1)
+    with pytest.raises(RecordError, match=r"r\.csv, line 1: the header is not UTF-8"):
+        load_records(write(tmp_path, "r.csv", data))
 
 
 def test_csv_empty_and_malformed(tmp_path: Path) -> None:
     with pytest.raises(RecordError, match="empty"):
         load_records(write(tmp_path, "e.csv", ""))
+    # Was: the whole file rejected ("malformed CSV"). Now the broken row is a defect of its own.
     bad = csv_text([ROW]) + '"unterminated,\n'
-    with pytest.raises(RecordError, match="malformed CSV"):
-        load_records(write(tmp_path, "m.csv", bad))
+    records = load_records(write(tmp_path, "m.csv", bad))
+    assert [r.row for r in records] == [2, 3]
+    assert records[0].defects == ()
+    assert records[1].fields == {}
+    assert [(d.code, d.field) for d in records[1].defects] == [("row.quote", "id_number")]
+    with pytest.raises(RecordError, match=r"line 1: malformed CSV header"):
+        load_records(write(tmp_path, "h.csv", 'id_number,"full_name\n'))
 
 
 def test_unreadable_and_unknown_format(tmp_path: Path) -> None:
@@ -153,21 +173,52 @@ def test_jsonl_rows_are_line_numbers(tmp_path: Path) -> None:
     [
         ("r.json", '[{"id_number": "1",\n', r"line 2: not valid JSON"),
         ("r.json", '{"rows": []}', "expected a JSON list"),
-        ("r.json", "[1]", "record 1: a record must be a JSON object"),
-        ("r.json", json.dumps([{**ROW, "can": 123456}]), "'can' must be a string"),
-        ("r.json", json.dumps([{**ROW, "id_number": 1093047064}]), "leading zeros"),
-        ("r.json", '[{"sex": "M", "sex": "F"}]', "duplicate key 'sex'"),
-        ("r.json", json.dumps([{**ROW, "shoe": "42"}]), "record 1: unknown column"),
-        ("r.json", json.dumps([{"id_number": "1"}]), "record 1: missing required"),
+        ("r.json", '{"records": [], "records": []}', "duplicate key 'records'"),
         ("r.json", "[" * 100_000 + "]" * 100_000, "JSON"),
-        ("r.json", json.dumps([{**ROW, "full_name": "\ud800"}]), "surrogate"),
-        ("r.jsonl", json.dumps(ROW) + "\n{oops}\n", r"line 2: not valid JSON"),
-        ("r.jsonl", json.dumps(ROW) + "\n[]\n", r"line 2: a record must be a JSON object"),
+        ("r.json", b"[\xff]", r"line 1: not UTF-8 text"),
     ],
 )
-def test_json_file_errors(tmp_path: Path, name: str, text: str, pattern: str) -> None:
+def test_json_file_errors(tmp_path: Path, name: str, text: str | bytes, pattern: str) -> None:
     with pytest.raises(RecordError, match=pattern):
         load_records(write(tmp_path, name, text))
+
+
+# Was: each of these rejected the whole file (test_json_file_errors). Now they are defects of the
+# one record, and the good record after it loads as before.
+@pytest.mark.parametrize(
+    ("name", "bad", "code", "field"),
+    [
+        ("r.json", "1", "row.object", ""),
+        ("r.json", json.dumps({**ROW, "can": 123456}), "field.type", "can"),
+        ("r.json", json.dumps({**ROW, "id_number": 1093047064}), "field.type", "id_number"),
+        ("r.json", '{"sex": "M", "sex": "F"}', "field.duplicate", "sex"),
+        ("r.json", json.dumps({**ROW, "shoe": "42"}), "field.unknown", ""),
+        ("r.json", json.dumps({**ROW, "full_name": "\ud800"}), "row.encoding", "full_name"),
+        (
+            "r.json",
+            json.dumps({**ROW, "fingerprint_paths": ["a;b"]}),
+            "fingerprint.separator",
+            "fingerprint_paths",
+        ),
+        ("r.jsonl", "{oops}", "row.json", ""),
+        ("r.jsonl", "[]", "row.object", ""),
+        ("r.jsonl", "[" * 100_000 + "]" * 100_000, "row.json", ""),
+    ],
+)
+def test_json_record_defects(tmp_path: Path, name: str, bad: str, code: str, field: str) -> None:
+    good = json.dumps(ROW, ensure_ascii=False)
+    text = f"[{bad},\n{good}]" if name == "r.json" else f"{bad}\n{good}\n"
+    records = load_records(write(tmp_path, name, text))
+    assert [r.row for r in records] == [1, 2]
+    assert (code, field) in [(d.code, d.field) for d in records[0].defects]
+    assert records[1].defects == () and records[1].fields["id_number"] == ROW["id_number"]
+
+
+def test_json_missing_keys_are_empty_values(tmp_path: Path) -> None:
+    # Was: "record 1: missing required column(s)" for the whole file. A JSON record has no
+    # header: an absent key is an empty value, which validation reports as field.missing.
+    records = load_records(write(tmp_path, "r.json", '[{"id_number": "1"}]'))
+    assert records[0].defects == () and records[0].fields["full_name"] == ""
 
 
 def test_raw_record_is_frozen() -> None:
@@ -192,7 +243,11 @@ def _load_or_record_error(path: Path) -> None:
         assert str(path) in str(exc)
     else:
         assert all(isinstance(r, RawRecord) for r in records)
-        assert all(set(r.fields) == set(COLUMNS) for r in records)
+        for r in records:
+            assert r.row >= 1
+            assert all(isinstance(d, Defect) and d.code and d.message for d in r.defects)
+            # Either every column, or (a record the loader could not read) none and a reason.
+            assert set(r.fields) == set(COLUMNS) or (not r.fields and r.defects)
 
 
 @given(data=st.binary(max_size=400), ext=st.sampled_from([".csv", ".json", ".jsonl"]))
