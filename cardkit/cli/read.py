@@ -8,6 +8,9 @@ typed at the prompt or held in a variable it is written on one line (90 characte
 ``--doc-number/--dob/--expiry`` exist for scripts that already hold the three BAC fields.
 
 Exit codes (cardkit.cli.main): 0 read, 2 usage or unusable input, 3 reader, card or protocol error.
+A key the chip does not accept (:class:`~cardkit.errors.AccessDeniedError`, a ProtocolError) exits 3
+with the one line ``error: access denied: the CAN does not open this card — enter it again`` (or
+MRZ): a mistyped key, not a forgery, and the line names neither the key nor a status word.
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ The protocol (9303-11 §4.3.3, Appendix D.3):
 3. The chip checks M_IFD and RND.ICC, answers E_ICC ‖ M_ICC with R = RND.ICC ‖ RND.IFD ‖ K.ICC.
 4. The terminal checks M_ICC, then RND.IFD; K_seed = K.IFD ⊕ K.ICC gives KS_enc and KS_mac, and
    SSC = RND.ICC[4:8] ‖ RND.IFD[4:8].
+
+**A wrong MRZ is not a forgery.** A genuine chip checks M_IFD first (step 3) and refuses a
+terminal holding other keys with an error status word (6300 on most chips, 6982 on others):
+:func:`perform_bac` raises :class:`~cardkit.errors.AccessDeniedError` (``key_kind`` "MRZ") for
+any refusal of EXTERNAL AUTHENTICATE. A chip that *accepts* the terminal's cryptogram but whose
+own E_ICC ‖ M_ICC does not verify does not know the keys it claims to: that stays a plain
+:class:`~cardkit.errors.ProtocolError` (a chip that is not genuine, or a damaged response).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cardkit.encoding.mrz import TD1_MAX_DOCUMENT_NUMBER, Td1, Td3, check_digit
-from cardkit.errors import ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, ProtocolError
 from cardkit.protocol import crypto
 from cardkit.protocol.kdf import ENC, MAC, kdf
 from cardkit.protocol.sm import SecureMessaging
@@ -156,13 +163,15 @@ def verify_chip_authentication_data(
 ) -> SecureMessaging:
     """Check the chip's E_ICC ‖ M_ICC (MAC first, then RND.ICC and RND.IFD) and open the SM
     session (9303-11 §4.3.3.2–3). A mismatch raises :class:`ProtocolError` (``step=`` "BAC
-    mutual authentication"), which with a genuine chip means the MRZ does not match."""
+    mutual authentication"). It is not a wrong MRZ: a genuine chip refuses a wrong MRZ before it
+    answers (the terminal's MAC fails on the chip, §4.3.3.2), so a chip that answered without
+    the keys to MAC its answer is not genuine, or its answer was damaged."""
     _check_lengths(rnd_ifd=rnd_ifd, rnd_icc=rnd_icc, k_ifd=k_ifd)
     plain = _open(k_enc, k_mac, data)
     if plain is None:
         raise ProtocolError(
-            "the chip's response MAC does not verify: the MRZ does not match this document "
-            "(or the response was damaged)",
+            "the chip accepted the terminal's cryptogram but its own response MAC does not "
+            "verify (a chip that does not hold the BAC keys, or a damaged response)",
             step=STEP_MUTUAL,
         )
     if not crypto.constant_time_equal(plain[NONCE_LENGTH : 2 * NONCE_LENGTH], rnd_ifd):
@@ -211,10 +220,13 @@ def _random(rng: Rng, length: int, what: str) -> bytes:
 def perform_bac(connection: Connection, mrz_key: MrzKey, rng: Rng = os.urandom) -> SecureMessaging:
     """Run BAC over ``connection`` (9303-11 §4.3) and return the new SM session.
 
-    ``rng`` supplies RND.IFD (8 bytes) then K.IFD (16 bytes). A wrong MRZ raises
-    :class:`ProtocolError` with ``step="BAC mutual authentication"``; the MRZ never appears in
-    the message. Wrap ``connection`` in a :class:`~cardkit.protocol.sm.SecureConnection` with the
-    result to talk to the chip.
+    ``rng`` supplies RND.IFD (8 bytes) then K.IFD (16 bytes). A wrong MRZ — the chip refuses
+    EXTERNAL AUTHENTICATE with an error status word (6300, 6982, ...; 9303-11 §4.3.3.2) — raises
+    :class:`~cardkit.errors.AccessDeniedError` (``key_kind`` "MRZ", ``step="BAC mutual
+    authentication"``). Any other failure (GET CHALLENGE refused or malformed, a chip response
+    that does not verify) raises :class:`ProtocolError`. The MRZ never appears in a message.
+    Wrap ``connection`` in a :class:`~cardkit.protocol.sm.SecureConnection` with the result to
+    talk to the chip.
     """
     k_enc, k_mac = bac_keys(mrz_key.key_seed())
 
@@ -237,12 +249,11 @@ def perform_bac(connection: Connection, mrz_key: MrzKey, rng: Rng = os.urandom) 
     answer = connection.send(
         Command(0x00, INS_EXTERNAL_AUTHENTICATE, 0x00, 0x00, data, ne=AUTH_DATA_LENGTH)
     )
-    if answer.sw in (SW.VERIFICATION_FAILED, SW.SECURITY_STATUS_NOT_SATISFIED):
-        raise ProtocolError(
-            f"the MRZ does not match this document (status {answer.sw:04X})", step=STEP_MUTUAL
-        )
     if answer.sw != SW.OK:
-        raise ProtocolError(
-            f"EXTERNAL AUTHENTICATE refused (status {answer.sw:04X})", step=STEP_MUTUAL
-        )
+        # 9303-11 §4.3.3.2: the chip refuses a terminal whose M_IFD / RND.ICC do not verify
+        # under the keys of *its* MRZ. Chips differ in the status word (6300 verification
+        # failed, 6982 security status not satisfied, 6A80, ...): every refusal of this step
+        # means the chip did not accept the key. Access denied, not a forgery.
+        refusal = CardError("EXTERNAL AUTHENTICATE refused", sw=answer.sw)
+        raise AccessDeniedError("MRZ", step=STEP_MUTUAL) from refusal
     return verify_chip_authentication_data(k_enc, k_mac, rnd_ifd, rnd_icc, k_ifd, answer.data)

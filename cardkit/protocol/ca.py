@@ -53,17 +53,29 @@ Rng: TypeAlias = Callable[[int], bytes]
 # --- Domain parameters and keys -------------------------------------------------------------
 
 
+#: The largest DH modulus accepted from DG14: 9303-11 §9.4 keys are 1024–2048 bits (TR-03110-3
+#: A.1.1.1); a hostile chip must not make the terminal exponentiate modulo megabit numbers.
+MAX_DH_BITS = 8192
+
+
 @dataclass(frozen=True)
 class DhGroup:
-    """Finite-field DH domain parameters (X9.42 ``p, g, q`` or PKCS #3 ``p, g``)."""
+    """Finite-field DH domain parameters (X9.42 ``p, g, q`` or PKCS #3 ``p, g``).
+
+    They come from the chip (DG14): ValueError unless 3 ≤ p < 2 ** :data:`MAX_DH_BITS`,
+    1 < g < p − 1 and, when given, 1 < q < p (a q of 0, 1 or below would make the subgroup check
+    of :func:`chip_key` vacuous and the ephemeral key's exponent degenerate or negative).
+    """
 
     p: int
     g: int
     q: int | None = None
 
     def __post_init__(self) -> None:
-        if self.p < 3 or not 1 < self.g < self.p - 1:
+        if not 3 <= self.p < 1 << MAX_DH_BITS or not 1 < self.g < self.p - 1:
             raise ValueError("DH domain parameters out of range")
+        if self.q is not None and not 1 < self.q < self.p:
+            raise ValueError("DH subgroup order q out of range ]1, p[")
 
     @property
     def length(self) -> int:

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import ec as _ec
 
 from cardkit.encoding import asn1, mrz, oids, tlv
 from cardkit.encoding.asn1 import Curve
-from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationPublicKeyInfo, PaceInfo
@@ -240,12 +240,17 @@ def generate_private_key(domain: Domain, rng: Rng = os.urandom) -> int:
     """A private key in [1, order-1], drawn from ``rng`` by rejection sampling.
 
     Exactly ``size-of-order`` bytes are drawn per attempt, so the worked examples' private keys
-    can be injected as they are printed.
+    can be injected as they are printed. The bits above the order's bit length are cleared
+    first (FIPS 186-5 A.2.2, rejection sampling over ``bit_length`` bits): without that, an
+    order that does not fill its last byte — NIST P-521's 521 bits in 66 bytes — would reject
+    127 candidates in 128 and exhaust the attempts in most runs.
     """
     order = _order(domain)
-    size = (order.bit_length() + 7) // 8
+    bits = order.bit_length()
+    size = (bits + 7) // 8
+    mask = (1 << bits) - 1
     for _ in range(_MAX_KEY_ATTEMPTS):
-        candidate = int.from_bytes(rng(size), "big")
+        candidate = int.from_bytes(rng(size), "big") & mask
         if 0 < candidate < order:
             return candidate
     raise ProtocolError("the random source gave no usable private key", step="PACE key pair")
@@ -496,15 +501,28 @@ def parse_dynamic_authentication_data(data: bytes, what: str) -> list[tlv.Tlv]:
 def _exchange(
     connection: Connection, inner: bytes, *, last: bool, step: str, password: PacePassword
 ) -> list[tlv.Tlv]:
+    """One GENERAL AUTHENTICATE; the data objects of the chip's ``7C`` answer.
+
+    Only the last step can be refused because of the password (9303-11 §4.4.3.4): the chip
+    cannot tell a wrong password before it checks the terminal's token T_IFD — the encrypted
+    nonce (step 1) goes out whatever the password, and the mapping and key agreement (steps 2
+    and 3) take any valid point. So a refusal of step 4 ("mutual authentication") with an error
+    status word (6300 on most chips; 6982, 6A80 or 63Cx on others) raises
+    :class:`~cardkit.errors.AccessDeniedError`: the password did not open the chip. A refusal of
+    steps 1–3 is a chip that does not follow the protocol (:class:`ProtocolError`), and so is
+    an answer that is not a ``7C`` template.
+    """
     response = connection.send(general_authenticate(inner, last=last))
-    if response.sw == SW.VERIFICATION_FAILED:
+    if response.sw != SW.OK:
+        if last:
+            refusal = CardError("GENERAL AUTHENTICATE (terminal token) refused", sw=response.sw)
+            raise AccessDeniedError(password.kind, step=step) from refusal
         raise ProtocolError(
-            f"the chip refused the step (status 6300): the {password.kind} is probably wrong",
+            f"the chip refused the step (status {response.sw:04X}) before it could check "
+            "the password",
             step=step,
         )
-    if response.sw != SW.OK:
-        raise ProtocolError(f"unexpected status {response.sw:04X}", step=step)
-    return parse_dynamic_authentication_data(response.data, step)
+    return _checked(step, lambda: parse_dynamic_authentication_data(response.data, step))
 
 
 def _field(children: list[tlv.Tlv], tag: int, step: str) -> bytes:
@@ -530,9 +548,12 @@ def perform_pace(
 ) -> PaceResult:
     """Run PACE as the terminal (9303-11 §4.4) and return the new secure messaging.
 
-    Raises ProtocolError (``step`` names the failing step; a wrong CAN/MRZ shows as status
-    6300 or a wrong chip token), CardError when MSE:Set AT is refused, EncodingError for a
-    malformed chip response.
+    Raises :class:`~cardkit.errors.AccessDeniedError` (``key_kind`` "CAN" or "MRZ") when the
+    chip refuses the terminal's token, the last GENERAL AUTHENTICATE (a wrong password,
+    9303-11 §4.4.3.4); CardError when MSE:Set AT is refused; ProtocolError (``step`` names the
+    failing step) for everything else the chip gets wrong: a refusal of an earlier step, a
+    malformed or invalid response, and a chip token that does not verify (the chip accepted the
+    terminal's token without knowing the password: not a genuine chip, or a damaged answer).
     """
     alg = info.algorithm
     if alg.mapping == "IM":
@@ -601,9 +622,11 @@ def perform_pace(
     )
     chip_token = _field(children, TAG_TOKEN_CHIP, step)
     if not verify_token(authentication_token(k_mac, alg, mapped, eph_public), chip_token):
+        # The chip accepted T_IFD, so it derived our keys: a genuine chip's T_IC then verifies.
+        # Not a wrong password (that is refused above) but a chip, or an answer, that is wrong.
         raise ProtocolError(
-            f"the chip's authentication token is wrong: the {password.kind} is probably wrong "
-            "or the chip is not genuine",
+            "the chip accepted the terminal's token but its own authentication token does not "
+            "verify (a chip that does not know the password, or a damaged response)",
             step=step,
         )
     cars = tuple(c.value for c in children if c.tag in (TAG_CAR_1, TAG_CAR_2))

@@ -10,7 +10,9 @@ The order of work (9303-11 §4.2 / §7 "inspection procedure"):
    SELECT; ``00 A4 02 0C 02 01 1C`` works, DOMAIN.md §1). Absent (6A82) means no PACE.
 2. PACE (the best PACEInfo cardkit supports, with the MRZ or the CAN), then SELECT of the LDS1
    application under secure messaging; or, without PACE, SELECT of the application in clear and
-   BAC (which needs the MRZ: a CAN alone cannot open a BAC-only chip).
+   BAC (which needs the MRZ: a CAN alone cannot open a BAC-only chip). A key the chip refuses —
+   or a CAN on a chip without a PACE cardkit can run — raises
+   :class:`~cardkit.errors.AccessDeniedError`: a mistyped key, not a forgery.
 3. EF.COM, then DG14 → chip authentication (secure messaging restarts with the new keys; PACE-CAM
    is checked against DG14 instead), EF.SOD and every data group EF.COM lists (or those asked
    for). DG3/DG4 answering 6982 are reported as *protected* (EAC terminal authentication is not
@@ -45,7 +47,7 @@ from typing import Literal, TypeAlias
 
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.mrz import MrzError, parse_mrz
-from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
@@ -667,7 +669,9 @@ class _Reader:
                 pace = perform_pace(self.counter, password, info, self.rng)
             except CardError as exc:
                 if self.key.mrz_key is None:
-                    raise ProtocolError(f"PACE could not start: {exc}", step=STEP_ACCESS) from exc
+                    # MSE:Set AT refused for the CAN (9303-11 §4.4.4.1; e.g. 6A88, no CAN on
+                    # this chip) and no MRZ for BAC: the CAN does not open this card.
+                    raise AccessDeniedError("CAN", step=STEP_ACCESS) from exc
                 self.errors.append(f"PACE could not start ({exc}); BAC used instead")
             else:
                 secure = self._open_secure(pace.sm)
@@ -676,11 +680,10 @@ class _Reader:
                     raise CardError("SELECT of the LDS application refused", sw=response.sw)
                 return ("PACE-CAN" if password.kind == "CAN" else "PACE-MRZ"), pace
         if self.key.mrz_key is None:
-            raise ProtocolError(
-                "the chip offers no usable PACE and BAC needs the MRZ: a CAN alone cannot "
-                "open this chip",
-                step=STEP_ACCESS,
-            )
+            # No PACE cardkit can run (no EF.CardAccess, none of its PACEInfos supported) and
+            # BAC needs the MRZ (9303-11 §4.3.1): the CAN alone does not open this chip. The
+            # person can enter the key again — the MRZ this time.
+            raise AccessDeniedError("CAN", step=STEP_ACCESS)
         # 9303-11 §4.2: the application is selected in clear before BAC.
         response = self.counter.send(_select_lds_application())
         if response.sw != SW.OK:
@@ -863,9 +866,20 @@ def read_card(
     ``extended_length`` forces (True) or forbids (False) extended-length READ BINARY; by default
     the chip's ATR and EF.ATR/INFO decide. ``data_groups`` replaces the list of EF.COM.
 
-    Raises ProtocolError for a wrong MRZ/CAN, a forged or damaged protected response, or a chip
-    that fails chip authentication; TransportError when the card or reader goes away; CardError
-    when the chip refuses a step the read cannot do without (SELECT of the application, PACE).
+    Raises (only :class:`~cardkit.errors.CardkitError` subclasses, whatever the chip sends):
+
+    - :class:`~cardkit.errors.AccessDeniedError` (a ProtocolError; ``key_kind`` "CAN" or
+      "MRZ") when the key does not open the chip: the chip refuses BAC's EXTERNAL AUTHENTICATE
+      or PACE's last GENERAL AUTHENTICATE (9303-11 §4.3.3.2, §4.4.3.4), or only a CAN is given
+      and the chip offers no PACE that takes it (no usable EF.CardAccess, MSE:Set AT refused).
+      A mistyped key, not a forgery: ask for the key again.
+    - ProtocolError for a forged or damaged protected response, a chip that does not follow
+      BAC/PACE/SM, or a chip that fails chip authentication (``step`` :data:`STEP_CA`).
+    - CardError when the chip refuses a step the read cannot do without (SELECT of the LDS
+      application, a refusal that ends secure messaging).
+    - EncodingError for malformed bytes the read cannot do without.
+    - TransportError when the card or reader goes away.
+
     Whatever happens, the secure-messaging keys of this read are dropped before returning.
     """
     wanted: tuple[int, ...] | None = None

@@ -165,8 +165,35 @@ def test_wrong_can_exits_3_without_echoing_it(
         input=wrong + "\n",
     )
     assert result.exit_code == EXIT_CARD, result.output
-    assert wrong not in result.output
+    # Exactly the one line a person acts on (issue 11 item 6): no traceback, no status word.
+    assert result.stderr.splitlines() == [
+        "error: access denied: the CAN does not open this card \u2014 enter it again"
+    ]
+    assert result.stdout == ""
+    assert wrong not in result.output and chip.can not in result.output
     assert not (tmp_path / "read.json").exists()
+
+
+def test_wrong_mrz_exits_3_with_the_access_denied_line(
+    cli: click.Group, chip: read_helpers.Chip, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _use_card(monkeypatch, chip.card())
+    key = AccessKey.from_mrz(chip.mrz).mrz_key
+    assert key is not None
+    wrong_birth = key.date_of_birth[:4] + ("01" if key.date_of_birth[4:] != "01" else "02")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "read", "--reader", READER, "--out", str(tmp_path),
+            "--doc-number", key.document_number, "--dob", wrong_birth,
+            "--expiry", key.date_of_expiry,
+        ],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_CARD, result.output
+    assert result.stderr.splitlines() == [
+        "error: access denied: the MRZ does not open this card \u2014 enter it again"
+    ]
+    assert key.document_number not in result.output
 
 
 def test_unknown_reader_exits_3(

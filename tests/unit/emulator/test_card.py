@@ -25,7 +25,7 @@ from cardkit.emulator import CardState, EmulatedCard, EmulatorConnection, Emulat
 from cardkit.emulator.atr import MAX_UPDATE_DATA
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.asn1 import CURVES, Curve
-from cardkit.errors import ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, ProtocolError
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
@@ -300,9 +300,10 @@ def test_pace_with_a_wrong_can_is_refused_with_6300(card: EmulatedCard, prepared
     info = pace.choose_pace_info(CardAccess.from_bytes(prepared.files[files.CARD_ACCESS.fid]))
     assert info is not None
     wrong = "000000" if prepared.secrets.can != "000000" else "111111"
-    with pytest.raises(ProtocolError) as raised:
+    with pytest.raises(AccessDeniedError) as raised:
         pace.perform_pace(conn, pace.PacePassword.from_can(wrong), info)
-    assert "6300" in str(raised.value)
+    refusal = raised.value.__cause__  # the chip's answer to the terminal token (step 4)
+    assert isinstance(refusal, CardError) and refusal.sw == SW.VERIFICATION_FAILED
     ok(conn.send(SELECT_APPLET))
     assert conn.send(Command(0, 0xB0, 0x81, 0, ne=4)).sw == SW.SECURITY_STATUS_NOT_SATISFIED
 

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.encoding.mrz import Td1, Td3
-from cardkit.errors import ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, ProtocolError
 from cardkit.protocol.bac import (
     MrzKey,
     bac_keys,
@@ -215,18 +215,26 @@ def test_appendix_d3_and_d4_replayed_through_perform_bac() -> None:
 WRONG = MrzKey("L898902C", "690806", "940624")
 
 
-@pytest.mark.parametrize("sw", ["6300", "6982"])
-def test_wrong_mrz_status(sw: str) -> None:
+@pytest.mark.parametrize("sw", ["6300", "6982", "6A80", "63C2", "6F00"])
+def test_wrong_mrz_status_is_access_denied(sw: str) -> None:
+    """9303-11 §4.3.3.2: the chip refuses EXTERNAL AUTHENTICATE when M_IFD does not verify under
+    its own keys. Whatever status word it picks, that is a key it did not accept."""
     fake = FakeConnection([(None, h(D3["rnd_icc"] + "9000")), (None, h(sw))])
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(AccessDeniedError) as info:
         perform_bac(fake, WRONG)
+    assert info.value.key_kind == "MRZ"
     assert info.value.step == "BAC mutual authentication"
-    assert "MRZ does not match" in str(info.value) and sw in str(info.value)
+    assert str(info.value) == (
+        "access denied: the MRZ does not open this card \u2014 enter it again"
+    )
     assert "L898902C" not in str(info.value) and "940624" not in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, CardError) and cause.sw == int(sw, 16)  # kept for --verbose
 
 
-def test_wrong_mrz_mac_mismatch() -> None:
-    # A chip that (wrongly) answers anyway: its response is MACed under the real keys.
+def test_chip_answer_that_does_not_verify_is_not_access_denied() -> None:
+    # A chip that accepts the terminal's cryptogram although the MRZ is wrong (it answers under
+    # the real keys): it does not hold the keys of this MRZ, so it is not a genuine chip.
     fake = FakeConnection(
         [
             (None, h(D3["rnd_icc"] + "9000")),
@@ -235,14 +243,16 @@ def test_wrong_mrz_mac_mismatch() -> None:
     )
     with pytest.raises(ProtocolError) as info:
         perform_bac(fake, WRONG, rng=scripted_rng(h(D3["rnd_ifd"]), h(D3["k_ifd"])))
+    assert not isinstance(info.value, AccessDeniedError)
     assert info.value.step == "BAC mutual authentication"
-    assert "MRZ does not match" in str(info.value)
+    assert "response MAC does not verify" in str(info.value)
 
 
 def test_wrong_mrz_against_the_card_side() -> None:
     chip = FakeChip(KEY, h(D3["rnd_icc"]), h(D3["k_icc"]))
-    with pytest.raises(ProtocolError, match="MRZ does not match"):
+    with pytest.raises(AccessDeniedError) as info:
         perform_bac(chip, WRONG)
+    assert info.value.key_kind == "MRZ"
     assert chip.sm is None  # the chip opened no session
 
 

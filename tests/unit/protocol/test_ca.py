@@ -3,6 +3,7 @@ and end to end against a test-local chip that runs sm.py's card side and the car
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -200,6 +201,59 @@ def test_chip_key_random_bytes_raise_only_encoding_error(data: bytes) -> None:
     except EncodingError:
         return
     assert key.kind in ("ECDH", "DH")
+
+
+def raw_dh_spki(p: int, g: int, q: int, y: int) -> bytes:
+    """A dhpublicnumber SubjectPublicKeyInfo with X9.42 parameters, whatever the numbers."""
+    parameters = asn1_keys.DomainParameters({"p": p, "g": g, "q": q})
+    algorithm = asn1_keys.PublicKeyAlgorithm({"algorithm": "dh", "parameters": parameters})
+    info = asn1_keys.PublicKeyInfo({"algorithm": algorithm, "public_key": core.Integer(y)})
+    return bytes(info.dump())
+
+
+@pytest.mark.parametrize(
+    ("p", "g", "q", "y"),
+    [
+        (15, 3, -2, 4),  # q < 0: the subgroup check passes, the exponent can be negative
+        (23, 5, 1, 2),  # q = 1: the exponent range is empty
+        (23, 5, 0, 2),  # q = 0
+        (23, 5, 23, 2),  # q = p
+        ((1 << ca.MAX_DH_BITS) + 1, 2, 11, 4),  # a modulus no chip has
+    ],
+)
+def test_degenerate_dh_parameters_from_the_chip_are_refused(p: int, g: int, q: int, y: int) -> None:
+    with pytest.raises(ValueError):
+        ca.DhGroup(p, g, q)
+    try:
+        key = ca.chip_key(raw_dh_spki(p, g, q, y))
+    except EncodingError:
+        return
+    # PKCS #3 reading of the same SEQUENCE (q taken as privateValueLength): no q to misuse.
+    assert key.group is not None and key.group.q is None
+
+
+@given(
+    p=st.integers(-3, 1 << 80),
+    g=st.integers(-3, 1 << 80),
+    q=st.integers(-(1 << 20), 1 << 80),
+    y=st.integers(-3, 1 << 80),
+    seed=st.binary(min_size=32, max_size=32),
+)
+def test_hostile_dh_parameters_raise_only_encoding_or_value_errors(
+    p: int, g: int, q: int, y: int, seed: bytes
+) -> None:
+    """DG14 comes from the chip: whatever DH numbers it holds, chip_key either refuses them
+    (EncodingError) or the key agreement runs (a bad result is ValueError, which perform_ca
+    reports as ProtocolError) — never an arithmetic error from a negative or tiny q."""
+    try:
+        key = ca.chip_key(raw_dh_spki(p, g, q, y))
+    except EncodingError:
+        return
+    stream = iter(seed * 64)
+    ephemeral = ca.generate_ephemeral_key(key, lambda n: bytes(next(stream) for _ in range(n)))
+    ca.public_key_bytes(ephemeral)
+    with contextlib.suppress(ValueError):
+        ca.key_agreement(ephemeral, key.public_bytes)
 
 
 def test_chip_key_truncations() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.encoding import oids
-from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationPublicKeyInfo, PaceInfo
@@ -218,26 +219,49 @@ def test_sm_keys_interoperate() -> None:
 # --- Failures -----------------------------------------------------------------------------------
 
 
-def test_wrong_password_6300() -> None:
+@pytest.mark.parametrize("sw", ["6300", "63C2", "6982", "6A80"])
+def test_refused_terminal_token_is_access_denied(sw: str) -> None:
+    """9303-11 §4.4.3.4: only the last step can fail because of the password; chips answer a
+    wrong one with 6300, 63Cx, 6982 or 6A80."""
     script = _script(G1)
-    script[-1] = (script[-1][0], H("6300"))
+    script[-1] = (script[-1][0], H(sw))
     card = FakeCard(script)
     rng = _rng(G1["terminal_mapping_private"], G1["terminal_ephemeral_private"])
-    with pytest.raises(ProtocolError) as info:
+    with pytest.raises(AccessDeniedError) as info:
         pace.perform_pace(card, MRZ_PASSWORD, _info(G1), rng)
-    assert info.value.step.startswith("PACE")
-    assert "MRZ is probably wrong" in str(info.value)
+    assert info.value.key_kind == "MRZ"
+    assert info.value.step == "PACE mutual authentication"
+    assert str(info.value) == "access denied: the MRZ does not open this card \u2014 enter it again"
     assert "T22000129" not in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, CardError) and cause.sw == int(sw, 16)
 
 
-def test_wrong_chip_token() -> None:
+@pytest.mark.parametrize("at", [1, 2, 3])
+@pytest.mark.parametrize("sw", ["6300", "6982", "6A80"])
+def test_refusal_before_the_token_step_is_not_access_denied(at: int, sw: str) -> None:
+    """The chip cannot know the password is wrong before it sees T_IFD (steps 1-3)."""
+    script = _script(G1)[: at + 1]
+    script[at] = (script[at][0], H(sw))
+    rng = _rng(G1["terminal_mapping_private"], G1["terminal_ephemeral_private"])
+    with pytest.raises(ProtocolError) as info:
+        pace.perform_pace(FakeCard(script), MRZ_PASSWORD, _info(G1), rng)
+    assert not isinstance(info.value, AccessDeniedError)
+    assert sw in str(info.value)
+
+
+def test_wrong_chip_token_is_not_access_denied() -> None:
+    """A chip that accepts T_IFD but answers a T_IC that does not verify does not know the
+    password: a forgery (or damage), never "enter the key again"."""
     script = _script(G1)
     bad = bytearray(script[-1][1])
     bad[5] ^= 1
     script[-1] = (script[-1][0], bytes(bad))
     rng = _rng(G1["terminal_mapping_private"], G1["terminal_ephemeral_private"])
-    with pytest.raises(ProtocolError, match="token"):
+    with pytest.raises(ProtocolError, match="token") as info:
         pace.perform_pace(FakeCard(script), MRZ_PASSWORD, _info(G1), rng)
+    assert not isinstance(info.value, AccessDeniedError)
+    assert info.value.step == "PACE mutual authentication"
 
 
 def test_chip_point_not_on_curve() -> None:
@@ -327,11 +351,36 @@ def test_round_trip(protocol: str, parameter_id: int) -> None:
     assert chip_sm.unwrap_command(terminal_sm.wrap(command)) == command
 
 
-def test_round_trip_wrong_can() -> None:
-    info = PaceInfo.build(oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_128, 13)
+def test_private_keys_on_p521_do_not_run_out_of_attempts() -> None:
+    """P-521's order has 521 bits in 66 bytes: unmasked rejection sampling would reject 127
+    draws in 128 and give up (64 attempts) in about 60 % of the runs."""
+    domain = pace.domain_for(18, "ECDH")  # NIST P-521 (9303-11 §9.5.1)
+    rng = random.Random(521).randbytes
+    order = pace._order(domain)
+    keys = [pace.generate_private_key(domain, rng) for _ in range(200)]
+    assert all(0 < k < order for k in keys)
+    assert len(set(keys)) == len(keys)
+
+
+def test_round_trip_on_p521() -> None:
+    info = PaceInfo.build(oids.ID_PACE_ECDH_GM_AES_CBC_CMAC_256, 18)
+    password = pace.PacePassword.from_can("123456")
+    for seed in range(3):
+        chip = pace.PaceChip(password, info, random.Random(seed).randbytes)
+        result = pace.perform_pace(
+            ChipConnection(chip), password, info, random.Random(seed + 100).randbytes
+        )
+        assert chip.session_keys is not None and result.sm.active
+
+
+@pytest.mark.parametrize(("protocol", "parameter_id"), ALGORITHMS)
+def test_round_trip_wrong_can_is_access_denied(protocol: str, parameter_id: int) -> None:
+    info = PaceInfo.build(protocol, parameter_id)
     chip = pace.PaceChip(pace.PacePassword.from_can("123456"), info)
-    with pytest.raises(ProtocolError, match="CAN is probably wrong"):
+    with pytest.raises(AccessDeniedError) as denied:
         pace.perform_pace(ChipConnection(chip), pace.PacePassword.from_can("654321"), info)
+    assert denied.value.key_kind == "CAN"
+    assert "654321" not in str(denied.value) and "123456" not in str(denied.value)
 
 
 def _dg14_with_key(curve_name: str, private: int) -> Dg14:

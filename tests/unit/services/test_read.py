@@ -17,7 +17,13 @@ from testpki import in_memory_issuer
 
 from cardkit.encoding import tlv
 from cardkit.encoding.mrz import MrzError
-from cardkit.errors import CardError, EncodingError, ProtocolError, TransportError
+from cardkit.errors import (
+    AccessDeniedError,
+    CardError,
+    EncodingError,
+    ProtocolError,
+    TransportError,
+)
 from cardkit.lds import files
 from cardkit.lds.dg1 import Dg1
 from cardkit.profile import Profile, load_profile
@@ -375,10 +381,28 @@ def test_bac_when_there_is_no_card_access() -> None:
     script.assert_done()
 
 
-def test_can_without_pace_is_a_clear_protocol_error() -> None:
+def test_can_without_pace_is_access_denied() -> None:
     script = ScriptedConnection([(SELECT_CARD_ACCESS, b"\x6a\x82")])
-    with pytest.raises(ProtocolError, match="CAN alone"):
+    with pytest.raises(AccessDeniedError) as info:
         read_card(script, AccessKey.from_can("123456"), extended_length=False)
+    assert info.value.key_kind == "CAN"
+    assert "123456" not in str(info.value)
+    script.assert_done()
+
+
+def test_can_refused_by_mse_set_at_is_access_denied() -> None:
+    script = ScriptedConnection(
+        [
+            (SELECT_ATR_INFO, b"\x6a\x82"),
+            (SELECT_CARD_ACCESS, OK),
+            (READ_SELECTED, CARD_ACCESS_G1 + OK),
+            # 6A88 referenced data not found: this chip has no CAN (9303-11 §4.4.4.1).
+            (bytes.fromhex("0022C1A412800A04007F0007020204020283010284010D"), b"\x6a\x88"),
+        ]
+    )
+    with pytest.raises(AccessDeniedError) as info:
+        read_card(script, AccessKey.from_can("123456"))
+    assert info.value.key_kind == "CAN"
     script.assert_done()
 
 
@@ -405,13 +429,14 @@ def test_wrong_mrz_is_a_protocol_error() -> None:
         assert command.ins == 0x82
         return Response(b"", 0x6300)
 
-    with pytest.raises(ProtocolError, match="MRZ"):
+    with pytest.raises(AccessDeniedError) as info:
         read_card(
             FunctionConnection(handle),
             AccessKey.from_mrz(CCCD_TD1),
             extended_length=False,
             rng=lambda n: bytes(n),
         )
+    assert info.value.key_kind == "MRZ"
 
 
 def test_counting_connection_counts_both_directions() -> None:
@@ -602,16 +627,18 @@ def test_requested_data_groups_and_missing(chip: Chip) -> None:
     assert result.ca is None and result.aa is None
 
 
-def test_wrong_can_is_a_protocol_error(chip: Chip) -> None:
+def test_wrong_can_is_access_denied(chip: Chip) -> None:
     wrong = "000000" if chip.can != "000000" else "111111"
-    with pytest.raises(ProtocolError):
+    with pytest.raises(AccessDeniedError) as info:
         read_card(connect(chip.card()), AccessKey.from_can(wrong))
+    assert info.value.key_kind == "CAN"
 
 
-def test_wrong_mrz_on_bac_is_a_protocol_error(chip: Chip) -> None:
+def test_wrong_mrz_is_access_denied(chip: Chip) -> None:
     key = AccessKey.from_mrz_fields("000000000", "900101", "300101")
-    with pytest.raises(ProtocolError):
+    with pytest.raises(AccessDeniedError) as info:
         read_card(connect(chip.card()), key, extended_length=False)
+    assert info.value.key_kind == "MRZ"
 
 
 class Tamper:
@@ -635,8 +662,9 @@ class Tamper:
 def test_tampered_response_mac_is_a_protocol_error(chip: Chip) -> None:
     # APDU 12 is well inside secure messaging (after PACE's 7 exchanges and the first reads).
     tampered = Tamper(connect(chip.card()), 12)
-    with pytest.raises(ProtocolError):
+    with pytest.raises(ProtocolError) as info:
         read_card(tampered, AccessKey.from_can(chip.can))
+    assert not isinstance(info.value, AccessDeniedError)  # damage, not a wrong key
 
 
 class PullOut:
