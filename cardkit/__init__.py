@@ -14,7 +14,9 @@ A layer only imports the layers before it.
   :func:`secrets_aad`, :func:`personalize` (onto a chip), :class:`EmulatedCard` /
   :class:`EmulatorConnection` (cardkit's chip in process), :func:`open_reader` (PC/SC)
 - inspection: :class:`AccessKey`, :func:`read_card`, :func:`verify_card` → :class:`Inspection`
-  (:class:`Report`, :class:`Verdict`, :class:`Check`), :class:`DenyList`
+  (:class:`Report`, :class:`Verdict`, :class:`Check`), :class:`DenyList`,
+  :class:`VerificationPolicy` (:data:`DEFAULT_POLICY`, :data:`LEGACY_POLICY`),
+  :class:`AccessDeniedError` (the chip refused the CAN/MRZ)
 
 Example (the README's "Library" section runs as a test)::
 
@@ -27,10 +29,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from cardkit.errors import CardkitError
+from cardkit.errors import AccessDeniedError, CardkitError
 
 if TYPE_CHECKING:
     from cardkit.emulator.card import EmulatedCard, EmulatorConnection
+    from cardkit.pki.policy import DEFAULT as DEFAULT_POLICY
+    from cardkit.pki.policy import LEGACY as LEGACY_POLICY
+    from cardkit.pki.policy import VerificationPolicy
     from cardkit.pki.trust import TrustStore
     from cardkit.profile import Profile, load_profile
     from cardkit.records import CitizenRecord, load_records, validate_all
@@ -41,10 +46,14 @@ if TYPE_CHECKING:
     from cardkit.services.pki_admin import Pki, init_pki
     from cardkit.services.prepare import Issuer, prepare_card
     from cardkit.services.read import AccessKey, CardRead, read_card
-    from cardkit.services.verify import Inspection, load_trust, verify_card
+    from cardkit.services.trust_input import load_trust
+    from cardkit.services.verify import Inspection, verify_card
     from cardkit.transport.pcsc import open_reader
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "LEGACY_POLICY",
+    "AccessDeniedError",
     "AccessKey",
     "CardImage",
     "CardRead",
@@ -64,6 +73,7 @@ __all__ = [
     "Status",
     "TrustStore",
     "Verdict",
+    "VerificationPolicy",
     "__version__",
     "init_pki",
     "load_profile",
@@ -84,6 +94,9 @@ _EXPORTS = {
     "EmulatedCard": "cardkit.emulator.card",
     "EmulatorConnection": "cardkit.emulator.card",
     "TrustStore": "cardkit.pki.trust",
+    "VerificationPolicy": "cardkit.pki.policy",
+    "DEFAULT_POLICY": "cardkit.pki.policy",
+    "LEGACY_POLICY": "cardkit.pki.policy",
     "Profile": "cardkit.profile",
     "load_profile": "cardkit.profile",
     "CitizenRecord": "cardkit.records",
@@ -107,17 +120,22 @@ _EXPORTS = {
     "CardRead": "cardkit.services.read",
     "read_card": "cardkit.services.read",
     "Inspection": "cardkit.services.verify",
-    "load_trust": "cardkit.services.verify",
+    "load_trust": "cardkit.services.trust_input",
     "verify_card": "cardkit.services.verify",
     "open_reader": "cardkit.transport.pcsc",
 }
+
+
+#: Re-exported under another name than in their module.
+_RENAMED = {"DEFAULT_POLICY": "DEFAULT", "LEGACY_POLICY": "LEGACY"}
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'cardkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    attribute = _RENAMED.get(name, name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -99,6 +99,16 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class VerificationSettings:
+    """How cards of this profile are verified: the algorithm policy's name
+    (:mod:`cardkit.pki.policy`: ``default`` or ``legacy``) and whether a current CRL is
+    required for a VALID verdict."""
+
+    policy: str = "default"
+    require_crl: bool = False
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str
@@ -110,6 +120,7 @@ class Profile:
     limits: Limits
     source: Path | None = None
     layout: Layout | None = None  # the card face ([layout]); None: the profile cannot print
+    verification: VerificationSettings = VerificationSettings()
 
 
 def profile_dirs() -> list[Path]:
@@ -219,6 +230,7 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     where = str(source) if source else "profile"
     unknown_tables = set(data) - {
         "profile", "document", "lds", "access", "photo", "expiry", "limits", "layout",
+        "verification",
     }  # fmt: skip
     if unknown_tables:
         raise ProfileError(f"{where}: unknown table(s) {', '.join(sorted(unknown_tables))}")
@@ -320,4 +332,50 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     # Optional: a profile without [layout] still prepares and verifies cards, it cannot print.
     layout = parse_layout(data["layout"], where) if "layout" in data else None
 
-    return Profile(name, description, document, lds, access, photo, expiry, limits, source, layout)
+    verification = VerificationSettings()
+    if "verification" in data:
+        v = _Section(data, where, "verification")
+        verification = VerificationSettings(
+            policy=v.text("policy", {"default", "legacy"}, default="default"),
+            require_crl=v.flag("require_crl", default=False),
+        )
+        v.done()
+
+    return Profile(
+        name, description, document, lds, access, photo, expiry, limits, source, layout,
+        verification,
+    )  # fmt: skip
+
+
+def installed_profiles() -> tuple[Profile, ...]:
+    """Every profile found in :func:`profile_dirs` (the first of each name wins), by name.
+    A profile file that does not load is skipped: inference must not fail on a stray file."""
+    found: dict[str, Profile] = {}
+    for directory in profile_dirs():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.toml")):
+            try:
+                profile = load_profile(path)
+            except ProfileError:
+                continue
+            found.setdefault(profile.name, profile)
+    return tuple(found[name] for name in sorted(found))
+
+
+def profile_for_document(issuing_state: str, document_code: str) -> Profile | None:
+    """The installed profile for a document of ``issuing_state`` (ICAO 9303-3 code, e.g.
+    ``VNM``) and ``document_code`` (e.g. ``ID``, ``I<``): the one whose [document] has both;
+    else the only one of that state whose code has the same document type letter; else None."""
+    profiles = installed_profiles()
+    for profile in profiles:
+        doc = profile.document
+        if doc.issuing_state == issuing_state and doc.document_code == document_code:
+            return profile
+    same_type = [
+        p
+        for p in profiles
+        if p.document.issuing_state == issuing_state
+        and p.document.document_code[:1] == document_code[:1]
+    ]
+    return same_type[0] if len(same_type) == 1 else None

@@ -94,3 +94,36 @@ def access_key_options(function: F) -> F:
     ):
         function = option(function)
     return function
+
+
+def policy_options(function: F) -> F:
+    """``--profile``, ``--policy`` and ``--require-crl``: what the card must be and what the
+    verifier demands (passed on as ``profile_name``, ``policy_name`` and ``require_crl``)."""
+    for option in reversed(
+        (
+            click.option(
+                "--profile",
+                "profile_name",
+                metavar="NAME",
+                help="The card's profile (e.g. vn-cccd-2021); default: inferred from DG1's "
+                "issuing state and document code among the installed profiles.",
+            ),
+            click.option(
+                "--policy",
+                "policy_name",
+                type=click.Choice(["default", "legacy"]),
+                help="Algorithm policy. default: SHA-224+, RSA >= 2048, EC >= 224, no MD5/SHA-1, "
+                "a chip that offers PACE must be read with PACE. legacy (older foreign "
+                "passports): SHA-1 and RSA-1024 and a BAC downgrade are WARN. Default: the "
+                "profile's policy.",
+            ),
+            click.option(
+                "--require-crl",
+                is_flag=True,
+                help="Without a current CRL of the Document Signer's CSCA the verdict is "
+                "INCOMPLETE, not VALID.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function

@@ -12,15 +12,14 @@ from typing import Any
 import click
 
 from cardkit.cli.exits import EXIT_PROBLEMS
-from cardkit.cli.options import keys_option, password_option, trust_options
+from cardkit.cli.inspection import load_inspection_inputs
+from cardkit.cli.options import keys_option, password_option, policy_options, trust_options
 from cardkit.cli.render import check_table, verdict_line
 from cardkit.pki.secrets import read_secret
 from cardkit.profile import load_profile
 from cardkit.report import Verdict
-from cardkit.services.denylist import DenyList
 from cardkit.services.pki_admin import Pki
 from cardkit.services.prepare import Outcome, Status, prepare_batch
-from cardkit.services.verify import load_trust
 from cardkit.services.verify_files import verify_files
 
 STATUSES: tuple[Status, ...] = ("prepared", "skipped", "rejected", "failed")
@@ -109,6 +108,7 @@ def prepare(
 @click.command("verify-files")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @trust_options
+@policy_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--quiet", is_flag=True, help="Only the verdict line per card.")
 def verify_files_command(
@@ -117,20 +117,29 @@ def verify_files_command(
     masterlist: Path | None,
     crls: tuple[Path, ...],
     deny_list: Path | None,
+    profile_name: str | None,
+    policy_name: str | None,
+    require_crl: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Passive authentication of card images (or LDS files read earlier): every DG hash, the
-    SOD signature, the Document Signer's chain to a trusted CSCA, CRLs and dates.
+    SOD signature, the Document Signer's role and chain to a trusted CSCA, the algorithm
+    policy, CRLs and dates, the content checks and the data groups the profile mandates.
 
     PATH is one card image, a folder of LDS files, or a folder of card images (a batch).
-    Exit code 0 when every card is VALID, 1 otherwise.
+    Exit code 0 when every card is VALID, 1 otherwise, 2 when an input (trust folder, master
+    list, CRL, deny list, profile) is unusable.
     """
     if trust is None:
         raise click.UsageError("give --trust: without trust anchors nothing verifies")
-    store = load_trust(trust, masterlist, crls)
-    deny = DenyList.load(deny_list) if deny_list is not None else None
-    results = verify_files(path, store, _now(), deny_list=deny)
+    inputs = load_inspection_inputs(
+        trust, masterlist, crls, deny_list, profile_name, policy_name, require_crl
+    )
+    results = verify_files(
+        path, inputs.trust, _now(), deny_list=inputs.deny_list, policy=inputs.policy,
+        profile=inputs.profile, require_crl=inputs.require_crl,
+    )  # fmt: skip
     if not results:
         raise click.UsageError(f"no card image or LDS files found in {path}")
     emit: Callable[[str], None] = click.echo

@@ -16,8 +16,20 @@ _VERDICT_COLOURS = {Verdict.VALID: "green", Verdict.INVALID: "red", Verdict.INCO
 
 
 def verdict_line(label: str, report: Report) -> str:
+    """``label: VERDICT`` and, so that nothing important hides in the table, the checks that
+    decided it: those that failed (INVALID), the essential ones not carried out (INCOMPLETE),
+    or the warnings a VALID carries (no CRL, BAC only, a weak algorithm the policy tolerates)."""
     verdict = report.verdict
-    return f"{label}: " + click.style(verdict.value, fg=_VERDICT_COLOURS[verdict], bold=True)
+    line = f"{label}: " + click.style(verdict.value, fg=_VERDICT_COLOURS[verdict], bold=True)
+    if verdict is Verdict.INVALID:
+        why = ("failed", [c.id for c in report.by_status(Status.FAIL)])
+    elif verdict is Verdict.INCOMPLETE:
+        why = ("not checked", [c.id for c in report.by_status(Status.SKIP) if c.essential])
+    else:
+        why = ("with warnings", [c.id for c in report.by_status(Status.WARN)])
+    if why[1]:
+        line += f" ({why[0]}: {', '.join(why[1])})"
+    return line
 
 
 def check_table(report: Report) -> list[str]:

@@ -12,8 +12,10 @@ extension (``.png`` …) converts the image with Pillow — the way to get a JPE
 (which browsers do not show) as a PNG. In watch mode ``FILE`` gets ``-N`` before its extension.
 
 Exit codes: 0 VALID, 1 INVALID or INCOMPLETE, 2 usage error or unusable input (trust store,
-deny list), 3 reader or card error (no reader, no card, card removed). ``--watch`` runs until
-Ctrl-C and then exits 0.
+deny list, profile), 3 reader or card error (no reader, no card, card removed) and a CAN/MRZ
+the chip refuses ("access denied: the CAN does not open this card — enter it again"; the
+verdict is INCOMPLETE: a mistyped key is not a forgery). ``--watch`` runs until Ctrl-C and
+then exits 0.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from pathlib import Path
 
 import click
 
-from cardkit.cli.exits import EXIT_OK, EXIT_PROBLEMS, exit_code_for
-from cardkit.cli.options import access_key_options, trust_options
+from cardkit.cli.exits import EXIT_CARD, EXIT_OK, EXIT_PROBLEMS, exit_code_for
+from cardkit.cli.inspection import load_inspection_inputs
+from cardkit.cli.options import access_key_options, policy_options, trust_options
 from cardkit.cli.read import _access_key, _read_mrz, _source
 from cardkit.cli.render import check_table, verdict_line
 from cardkit.errors import CardkitError, ImageError, KeyStoreError
 from cardkit.report import Verdict
-from cardkit.services.denylist import DenyList
 from cardkit.services.read import AccessKey
-from cardkit.services.verify import Face, Inspection, load_trust, verify_card, watch_reader
+from cardkit.services.verify import Face, Inspection, verify_card, watch_reader
 from cardkit.transport.connection import Connection
 from cardkit.transport.pcsc import open_reader
 from cardkit.transport.wrappers import GetResponseConnection
@@ -159,6 +161,7 @@ def _access_key_check(
 @click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
 @access_key_options
 @trust_options
+@policy_options
 @click.option(
     "--qr", metavar="PAYLOAD", help="The printed QR code's text, to compare with the chip."
 )
@@ -187,25 +190,31 @@ def verify(
     masterlist: Path | None,
     crls: tuple[Path, ...],
     deny_list: Path | None,
+    profile_name: str | None,
+    policy_name: str | None,
+    require_crl: bool,
     qr: str | None,
     photo_out: Path | None,
     as_json: bool,
     watch: bool,
     timeout: float,
 ) -> None:
-    """Inspect a chip ID card: PACE or BAC, passive authentication to a trusted CSCA, chip and
-    active authentication, DG13/DG1/QR consistency, expiry and deny list. The verdict first,
-    then every check, then the holder's details.
+    """Inspect a chip ID card: PACE or BAC, passive authentication to a trusted CSCA (the SOD
+    signer must be a Document Signer the CSCA issued directly), the algorithm policy, chip and
+    active authentication, the profile's promises (its data groups, PACE, CA, AA),
+    DG13/DG1/QR consistency, expiry and deny list. The verdict first, then every check, then
+    the holder's details. VALID only when every check the specification and the profile
+    require has passed.
 
-    Exit code 0 VALID, 1 INVALID or INCOMPLETE, 2 usage error, 3 reader or card error.
+    Exit code 0 VALID, 1 INVALID or INCOMPLETE, 2 usage error or unusable input (checked
+    before any card is read), 3 reader or card error, or access denied: the chip refuses the
+    CAN/MRZ (verdict INCOMPLETE; enter the key again).
     """
     try:
         keys = _KeySource(mrz_from, doc_number, dob, expiry, can_from, per_card=watch)
-        if trust is None and masterlist is None:
-            raise click.UsageError("give --trust (and/or --masterlist): without trust anchors "
-                                   "nothing verifies")  # fmt: skip
-        store = load_trust(trust, masterlist, crls)
-        denied = DenyList.load(deny_list) if deny_list is not None else None
+        inputs = load_inspection_inputs(
+            trust, masterlist, crls, deny_list, profile_name, policy_name, require_crl
+        )
 
         def inspect_once(wait: float) -> Inspection:
             key = keys.next()
@@ -215,20 +224,37 @@ def verify(
                     connection = GetResponseConnection(pcsc)
                 extended = False if pcsc.protocol == "T=0" else None
                 return verify_card(
-                    connection, key, store, qr=qr, deny_list=denied, extended_length=extended
-                )
+                    connection, key, inputs.trust, qr=qr, deny_list=inputs.deny_list,
+                    extended_length=extended, profile=inputs.profile, policy=inputs.policy,
+                    require_crl=inputs.require_crl,
+                )  # fmt: skip
 
         if not watch:
             inspection = inspect_once(timeout)
             _emit(inspection, photo_out, as_json)
-            raise SystemExit(EXIT_VALID if inspection.verdict is Verdict.VALID else EXIT_INVALID)
+            raise SystemExit(_exit_code(inspection))
         _watch(reader_name, lambda: inspect_once(2.0), photo_out, as_json)
     except CardkitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exit_code_for(exc)) from None
 
 
+def _exit_code(inspection: Inspection) -> int:
+    if inspection.access_denied:
+        return EXIT_CARD  # like `cardkit read`: the key, not the card, is wrong
+    return EXIT_VALID if inspection.verdict is Verdict.VALID else EXIT_INVALID
+
+
 def _emit(inspection: Inspection, photo_out: Path | None, as_json: bool) -> None:
+    if inspection.access_denied:
+        # One line a person acts on (the same as `cardkit read`), after the verdict.
+        denied = inspection.report.get("chip.access")
+        if as_json:
+            click.echo(json.dumps(inspection.describe(), ensure_ascii=False))
+        else:
+            click.echo(verdict_line("card", inspection.report))
+        click.echo(f"error: {denied.detail if denied else 'access denied'}", err=True)
+        return
     saved: Path | None = None
     if photo_out is not None and inspection.face is not None:
         saved = save_face(inspection.face, photo_out)

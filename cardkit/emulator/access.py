@@ -436,7 +436,10 @@ class AccessSession:
         numbers = (state.aa_rsa_modulus, state.aa_rsa_exponent, e)
         if self._rsa_cache is None or self._rsa_cache[0] != numbers:
             self._rsa_cache = (numbers, rsa_private_key(*numbers))
-        return self._rsa_cache[1], None
+        # ISO/IEC 9796-2 with SHA-256 and the explicit trailer 34 CC: the chip names its hash
+        # in the trailer (9303-11 §6.1), and SHA-1 no longer meets the default verification
+        # policy (BSI TR-03116-2). The original JMRTD applet signs with SHA-1 (trailer BC).
+        return self._rsa_cache[1], oids.SHA256_WITH_RSA
 
 
 def _public_exponent(dg15: Dg15 | None, modulus: int) -> int:

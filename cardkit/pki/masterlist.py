@@ -22,15 +22,15 @@ from datetime import datetime
 
 from asn1crypto import algos, cms, core, x509
 from cryptography import x509 as cx509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from cardkit.encoding import oids
 from cardkit.encoding.asn1 import asn1_errors
 from cardkit.errors import EncodingError, PkiError
-from cardkit.pki import algorithms
+from cardkit.pki import algorithms, roles
 from cardkit.pki.certs import check_time, encode_time, is_issued_by, same_public_key
 from cardkit.pki.signer import SignatureScheme, Signer, verify_signature
+from cardkit.pki.trust import load_der_certificate, public_key_of
 
 
 class _CertList(core.SetOf):  # type: ignore[misc]
@@ -182,21 +182,22 @@ class MasterList:
 
 
 def _load_certificate(der: bytes, what: str) -> cx509.Certificate:
-    try:
-        cert = cx509.load_der_x509_certificate(der)
-        # cryptography decodes some fields lazily: touch the ones cardkit reads.
-        cert.version  # noqa: B018
-        cert.issuer  # noqa: B018
-        cert.subject  # noqa: B018
-        cert.not_valid_before_utc  # noqa: B018
-        cert.not_valid_after_utc  # noqa: B018
-    except Exception as exc:  # InvalidVersion, ValueError, ...: all mean "unreadable"
-        raise EncodingError(f"master list: {what} is not a readable certificate") from exc
-    return cert
+    """One certificate of the master list, every field decoded now (cryptography decodes most
+    lazily: :func:`cardkit.pki.trust.check_certificate`); PkiError saying which is malformed."""
+    return load_der_certificate(der, f"master list: {what}")
 
 
 def read_master_list(data: bytes) -> MasterList:
-    """Decode a DER ContentInfo master list; EncodingError when it is malformed."""
+    """Decode a DER ContentInfo master list (9303-12 §9), every certificate in it parsed
+    completely. A malformed master list is a :class:`PkiError` (never another exception: the
+    asn1crypto and cryptography errors are wrapped); the structure only is checked here."""
+    try:
+        return _read_master_list(data)
+    except EncodingError as exc:  # on one line: asn1crypto's messages span several
+        raise PkiError(" ".join(str(exc).split())) from exc
+
+
+def _read_master_list(data: bytes) -> MasterList:
     if not isinstance(data, bytes | bytearray) or not data:
         raise EncodingError("master list: no data")
     data = bytes(data)
@@ -258,15 +259,11 @@ def read_master_list(data: bytes) -> MasterList:
         else:
             wanted_ski = sid.chosen.native
             match = [d for d in embedded if x509.Certificate.load(d).key_identifier == wanted_ski]
-    certificates = tuple(_load_certificate(d, "a CSCA certificate") for d in cert_ders)
+    count = len(cert_ders)
+    certificates = tuple(
+        _load_certificate(d, f"certificate {i} of {count}") for i, d in enumerate(cert_ders, 1)
+    )
     signer_cert = _load_certificate(match[0], "the signer certificate") if match else None
-    if signer_cert is not None:
-        try:  # cryptography decodes extensions lazily: surface a malformed one now
-            signer_cert.extensions  # noqa: B018
-        except ValueError as exc:
-            raise EncodingError(
-                "master list: the signer certificate has malformed extensions"
-            ) from exc
     return MasterList(
         certificates=certificates,
         signer_certificate=signer_cert,
@@ -283,9 +280,35 @@ def read_master_list(data: bytes) -> MasterList:
     )
 
 
+def _signer_role_problem(cert: cx509.Certificate) -> str | None:
+    """Why ``cert`` may not sign a master list (9303-12 §9, §7.1.1 Table 7), or None: KeyUsage
+    digitalSignature only, not a CA, the critical ExtendedKeyUsage cscaMasterListSigningKey."""
+    problems = [
+        p
+        for p in (
+            roles.key_usage_problem(cert, "mls"),
+            roles.basic_constraints_problem(cert, "mls"),
+            roles.extended_key_usage_problem(cert, "mls"),
+        )
+        if p is not None
+    ]
+    if not problems:
+        return None
+    if roles.ca_problem(cert) is None:
+        who = "a CSCA certificate: a CSCA signs master lists only through a master-list signer"
+    elif roles.extended_key_usage_problem(cert, "mls") is not None and not problems[1:]:
+        who = "the profile of a Document Signer, not of a master-list signer"
+    else:
+        who = "not a master-list signer"
+    return f"{who}: {'; '.join(problems)}"
+
+
 def verify_master_list(ml: MasterList, trusted_cscas: Iterable[cx509.Certificate]) -> None:
-    """Check content type, digest, signature, the signer certificate's profile and that a
-    trusted CSCA issued it; :class:`PkiError` naming the first check that fails."""
+    """Check a master list (ICAO 9303-12 §9): content type, digest, signature, and its signer:
+    issued directly by one of ``trusted_cscas`` (a CA with keyCertSign), made for the role
+    (KeyUsage digitalSignature without keyCertSign/cRLSign, not a CA, the critical EKU
+    cscaMasterListSigningKey: 9303-12 §7.1.1 Table 7) and valid at the signing time.
+    :class:`PkiError` naming the first check that fails; nothing else is raised."""
     if ml.content_type != oids.CSCA_MASTER_LIST:
         raise PkiError(
             f"master list content type: {oids.name_of(ml.content_type)} is not "
@@ -305,27 +328,34 @@ def verify_master_list(ml: MasterList, trusted_cscas: Iterable[cx509.Certificate
         scheme = algorithms.scheme_from_algorithm(
             algos.SignedDigestAlgorithm.load(ml.signature_algorithm)
         )
-        key = algorithms.check_public_key(signer_cert.public_key())
-    except (ValueError, UnsupportedAlgorithm, EncodingError, PkiError) as exc:
+        key = algorithms.check_public_key(public_key_of(signer_cert))
+    except Exception as exc:  # asn1crypto, cryptography, EncodingError, PkiError
         raise PkiError("master list signature: unreadable algorithm or key") from exc
     if not verify_signature(key, ml.signature, ml.signed_attributes, scheme):
         raise PkiError("master list signature: does not verify with the signer certificate")
-    try:
-        eku = signer_cert.extensions.get_extension_for_class(cx509.ExtendedKeyUsage)
-    except cx509.ExtensionNotFound:
-        eku = None
-    if (
-        eku is None
-        or not eku.critical
-        or cx509.ObjectIdentifier(oids.CSCA_MASTER_LIST_SIGNING_KEY) not in eku.value
-    ):
+    subject = signer_cert.subject.rfc4514_string()
+    issuers = [csca for csca in trusted_cscas if is_issued_by(signer_cert, csca)]
+    if not issuers:
         raise PkiError(
-            "master list signer certificate: no critical ExtendedKeyUsage "
-            "cscaMasterListSigningKey (2.23.136.1.1.3)"
+            f"master list signer certificate {subject}: not issued by a trusted CSCA "
+            f"(9303-12 §9: the signer is issued by the CSCA)"
+        )
+    if all(roles.ca_problem(csca) is not None for csca in issuers):
+        problem = roles.ca_problem(issuers[0])
+        raise PkiError(
+            f"master list signer certificate {subject}: its issuer is not a CSCA: {problem} "
+            f"({roles.CLAUSE_ROLES})"
+        )
+    role_problem = _signer_role_problem(signer_cert)
+    if role_problem is not None:
+        raise PkiError(
+            f"master list signer certificate {subject}: {role_problem} "
+            "(ICAO 9303-12 §9, §7.1.1 Table 7)"
         )
     if ml.signing_time is not None and not (
         signer_cert.not_valid_before_utc <= ml.signing_time <= signer_cert.not_valid_after_utc
     ):
-        raise PkiError("master list signer certificate: not valid at the signing time")
-    if not any(is_issued_by(signer_cert, csca) for csca in trusted_cscas):
-        raise PkiError("master list signer certificate: not issued by a trusted CSCA")
+        raise PkiError(
+            f"master list signer certificate {subject}: not valid at the signing time "
+            f"{ml.signing_time.isoformat()}"
+        )

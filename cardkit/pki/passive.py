@@ -808,11 +808,10 @@ def _revocation(
     crls = trust.crls_for(csca)
     if not crls:
         unsigned = trust.candidate_crls(csca)
-        return unknown(
-            f"{len(unsigned)} CRL(s) name the CSCA but none has a valid CSCA signature"
-            if unsigned
-            else "no CRL from this CSCA in the trust store: revocation not checked"
-        )
+        if unsigned:
+            why = trust.crl_problem(unsigned[0]) or "not usable"
+            return unknown(f"{len(unsigned)} CRL(s) name the CSCA but none is usable ({why})")
+        return unknown("no CRL from this CSCA in the trust store: revocation not checked")
     for crl in crls:
         entry = crl.get_revoked_certificate_by_serial_number(dsc.serial_number)
         if entry is None:

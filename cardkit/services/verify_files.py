@@ -16,12 +16,20 @@ from cardkit.errors import CardkitError
 from cardkit.lds import files
 from cardkit.lds.com import Com
 from cardkit.lds.decode import identify
+from cardkit.lds.sod import Sod
 from cardkit.pki.passive import passive_authentication
+from cardkit.pki.policy import VerificationPolicy
 from cardkit.pki.trust import TrustStore
+from cardkit.profile import Profile
 from cardkit.report import Check, Report, Status
 from cardkit.services.card_image import MANIFEST, CardImageError, read_card_image
 from cardkit.services.denylist import DenyList
-from cardkit.services.verify import content_checks
+from cardkit.services.verify import (
+    content_checks,
+    profile_checks,
+    resolve_policy,
+    resolve_profile,
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,14 @@ def verify_folder(
     *,
     qr: str | None = None,
     deny_list: DenyList | None = None,
+    policy: VerificationPolicy | None = None,
+    profile: Profile | str | None = None,
+    require_crl: bool = False,
 ) -> Report:
-    """Every check on one card image or LDS folder: passive authentication and the content
-    checks of :func:`cardkit.services.verify.content_checks`; never raises on bad content."""
+    """Every check on one card image or LDS folder: passive authentication under the policy,
+    the content checks of :func:`cardkit.services.verify.content_checks` and the profile's
+    promises that files can show (its data groups); never raises on bad content. ``profile``
+    and ``policy`` are resolved as :func:`cardkit.services.verify.verify_card` does."""
     checks: list[Check] = []
     lds: dict[files.FileSpec, bytes]
     if (folder / MANIFEST).exists():
@@ -86,11 +99,25 @@ def verify_folder(
         checks.append(com_check)
     sod = lds.get(files.SOD, b"")
     groups = {spec.dg: data for spec, data in lds.items() if spec.dg is not None}
-    checks.extend(passive_authentication(sod, groups, trust, at=at, com_data_groups=com))
+    chosen, given = resolve_profile(profile, groups)
+    rules = resolve_policy(policy, chosen, require_crl=require_crl)
+    checks.extend(
+        passive_authentication(sod, groups, trust, at=at, com_data_groups=com, policy=rules)
+    )
     # The card-level checks `cardkit verify` runs after reading a chip (DG13 vs DG1, expiry,
-    # deny list): the same code, on the files of the image.
-    checks.extend(content_checks(groups, today=at.date(), qr=qr, deny_list=deny_list))
+    # deny list, the profile): the same code, on the files of the image.
+    checks.extend(
+        content_checks(groups, today=at.date(), qr=qr, deny_list=deny_list, profile=chosen)
+    )
+    checks.extend(profile_checks(chosen, given, groups, _signed_groups(sod)))
     return Report(tuple(checks))
+
+
+def _signed_groups(sod: bytes) -> tuple[int, ...] | None:
+    try:
+        return tuple(Sod.from_bytes(sod).lds_security_object.hashes)
+    except Exception:  # hostile bytes: sod.parse reports them
+        return None
 
 
 def card_folders(path: Path) -> Iterator[Path]:
@@ -104,9 +131,27 @@ def card_folders(path: Path) -> Iterator[Path]:
 
 
 def verify_files(
-    path: Path, trust: TrustStore, at: datetime, *, deny_list: DenyList | None = None
+    path: Path,
+    trust: TrustStore,
+    at: datetime,
+    *,
+    deny_list: DenyList | None = None,
+    policy: VerificationPolicy | None = None,
+    profile: Profile | str | None = None,
+    require_crl: bool = False,
 ) -> list[FolderReport]:
     return [
-        FolderReport(folder, verify_folder(folder, trust, at, deny_list=deny_list))
+        FolderReport(
+            folder,
+            verify_folder(
+                folder,
+                trust,
+                at,
+                deny_list=deny_list,
+                policy=policy,
+                profile=profile,
+                require_crl=require_crl,
+            ),
+        )
         for folder in card_folders(path)
     ]

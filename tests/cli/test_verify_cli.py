@@ -125,7 +125,7 @@ def test_forged_card_exit_1_with_reason(
     use_chip(monkeypatch, forgery.emulated(card))
     result = run(["--can-from", "env:CAN", "--trust", str(trust_dir)], card.secrets.can)
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == "card: INVALID"
+    assert result.output.splitlines()[0] == "card: INVALID (failed: dg.hash.2)"
     assert "dg.hash.2" in result.output
 
 
@@ -156,3 +156,71 @@ def test_no_card_exit_3(trust_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     use_chip(monkeypatch, None)
     result = run(["--can-from", "env:CAN", "--trust", str(trust_dir)], "123456")
     assert result.exit_code == 3 and "no card" in result.output
+
+
+# --- issue 11: policy, profile, CRL requirement, access denied ------------------------------------
+
+
+def test_a_sha1_card_is_invalid_by_default_and_valid_with_a_warning_under_legacy(
+    monkeypatch: pytest.MonkeyPatch, lab: Any, trust_dir: Path
+) -> None:
+    card = forgery.forge_sha1_data_group_hashes(lab)
+    use_chip(monkeypatch, forgery.emulated(card))
+    strict = run(["--can-from", "env:CAN", "--trust", str(trust_dir)], card.secrets.can)
+    assert strict.exit_code == 1, strict.output
+    assert strict.output.splitlines()[0] == "card: INVALID (failed: algorithm.dg_hash)"
+    use_chip(monkeypatch, forgery.emulated(card))
+    legacy = run(
+        ["--can-from", "env:CAN", "--trust", str(trust_dir), "--policy", "legacy"],
+        card.secrets.can,
+    )
+    assert legacy.exit_code == 0, legacy.output
+    first = legacy.output.splitlines()[0]
+    assert first.startswith("card: VALID (with warnings: ") and "algorithm.dg_hash" in first
+
+
+def test_require_crl_without_a_crl_is_incomplete(
+    monkeypatch: pytest.MonkeyPatch, lab: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "csca.pem").write_bytes(lab.csca.public_bytes(serialization.Encoding.PEM))
+    card = lab.genuine()
+    use_chip(monkeypatch, forgery.emulated(card))
+    warned = run(["--can-from", "env:CAN", "--trust", str(tmp_path)], card.secrets.can)
+    assert warned.exit_code == 0
+    assert warned.output.splitlines()[0] == "card: VALID (with warnings: dsc.revocation)"
+    use_chip(monkeypatch, forgery.emulated(card))
+    required = run(
+        ["--can-from", "env:CAN", "--trust", str(tmp_path), "--require-crl"], card.secrets.can
+    )
+    assert required.exit_code == 1
+    assert required.output.splitlines()[0] == "card: INCOMPLETE (not checked: dsc.revocation)"
+
+
+def test_an_unknown_profile_is_a_usage_error_before_the_card(
+    monkeypatch: pytest.MonkeyPatch, lab: Any, trust_dir: Path
+) -> None:
+    use_chip(monkeypatch, None)  # the reader is never opened
+    result = run(
+        ["--can-from", "env:CAN", "--trust", str(trust_dir), "--profile", "no-such"], "123456"
+    )
+    assert result.exit_code == 2
+    assert "no-such" in result.output and "Traceback" not in result.output
+
+
+def test_a_wrong_can_is_incomplete_exit_3_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, lab: Any, trust_dir: Path
+) -> None:
+    card = lab.genuine()
+    use_chip(monkeypatch, forgery.emulated(card))
+    wrong = "000000" if card.secrets.can != "000000" else "111111"
+    result = CliRunner().invoke(
+        verify_cli.verify,
+        ["--reader", "Virtual PCD 00 00", "--can-from", "env:CAN", "--trust", str(trust_dir)],
+        env={"CAN": wrong},
+    )
+    assert result.exit_code == 3
+    assert result.stdout.splitlines()[0] == "card: INCOMPLETE (not checked: chip.access)"
+    assert result.stderr.strip() == (
+        "error: access denied: the CAN does not open this card \u2014 enter it again"
+    )
+    assert wrong not in result.stdout + result.stderr

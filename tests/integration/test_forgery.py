@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cardkit.report import Verdict
-from cardkit.services.verify import Inspection, verify_card
+from cardkit.services.verify import Inspection
 from cardkit.transport.pcsc import open_reader
 
 
@@ -48,7 +48,7 @@ def over_pcsc(emulator: Callable[..., Any], lab: Any, card: Any, tmp_path: Path)
     emu = emulator(next(_next_slot) % SLOTS, state)
     try:
         with open_reader(emu.reader, timeout=10) as connection:
-            return verify_card(connection, card.key(), lab.trust, at=forgery.VERIFIED_AT)
+            return card.verify(connection, lab.trust)
     finally:
         emu.stop()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +31,10 @@ from cardkit.pki.signer import LocalSigner, SignatureScheme
 
 def T(year: int, month: int = 1) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _der(cert: cx509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def openssl() -> str:
@@ -183,8 +187,8 @@ def test_untrusted_signer() -> None:
         verify_master_list(read_master_list(_ml()), [CSCA_VN])
 
 
-def test_signer_without_eku() -> None:
-    dsc = issue_dsc(
+def _dsc_of_de() -> cx509.Certificate:
+    return issue_dsc(
         _DE,
         CSCA_DE,
         _MLS.public_key(),
@@ -195,7 +199,10 @@ def test_signer_without_eku() -> None:
         private_key_usage_end=T(2027),
         scheme=SignatureScheme(),
     )
-    ml = read_master_list(_ml(signer_cert=dsc))
+
+
+def test_signer_without_eku() -> None:
+    ml = read_master_list(_ml(signer_cert=_dsc_of_de()))
     with pytest.raises(PkiError, match="ExtendedKeyUsage"):
         verify_master_list(ml, [CSCA_DE])
 
@@ -246,8 +253,9 @@ _VALID = _ml()
 
 
 def _read_or_verify(data: bytes) -> None:
-    # Anything but EncodingError/PkiError escaping fails the test.
-    with contextlib.suppress(EncodingError, PkiError):
+    # Anything but PkiError escaping fails the test (EncodingError is not a PkiError).
+    assert not issubclass(EncodingError, PkiError)
+    with contextlib.suppress(PkiError):
         verify_master_list(read_master_list(data), [CSCA_DE])
 
 
@@ -258,8 +266,8 @@ def test_random_bytes(data: bytes) -> None:
 
 @given(st.integers(0, len(_VALID) - 1))
 def test_truncations(n: int) -> None:
-    with pytest.raises((EncodingError, PkiError)):
-        verify_master_list(read_master_list(_VALID[:n]), [CSCA_DE])
+    with pytest.raises(PkiError):
+        read_master_list(_VALID[:n])
 
 
 @given(st.integers(0, len(_VALID) - 1), st.integers(1, 255))
@@ -271,5 +279,92 @@ def test_byte_flips(pos: int, xor: int) -> None:
 
 def test_not_signed_data() -> None:
     data = cms.ContentInfo({"content_type": "data", "content": b"abc"}).dump()
-    with pytest.raises(EncodingError):
+    with pytest.raises(PkiError, match="not a CMS SignedData"):
         read_master_list(data)
+
+
+# --- The signer's role (ICAO 9303-12 §9, §7.1.1 Table 7) ----------------------------------------
+
+
+def test_a_csca_signing_its_own_master_list_is_refused() -> None:
+    ml = read_master_list(_ml(signer=_DE, signer_cert=CSCA_DE))
+    with pytest.raises(PkiError) as e:
+        verify_master_list(ml, [CSCA_DE])
+    message = str(e.value)
+    assert "a CSCA certificate" in message and "keyCertSign is set" in message
+    assert "BasicConstraints cA TRUE" in message and "§7.1.1 Table 7" in message
+
+
+def test_a_document_signer_signing_a_master_list_is_refused() -> None:
+    ml = read_master_list(_ml(signer_cert=_dsc_of_de()))  # a DSC of CSCA_DE, on _MLS's key
+    with pytest.raises(PkiError) as e:
+        verify_master_list(ml, [CSCA_DE])
+    message = str(e.value)
+    assert "profile of a Document Signer" in message
+    assert "cscaMasterListSigningKey (2.23.136.1.1.3)" in message and "9303-12 §9" in message
+
+
+def _mls_with(eku_critical: bool, ca: bool = False) -> cx509.Certificate:
+    """A master-list signer certificate made with cryptography (cardkit's issuer always makes
+    the EKU critical and the signer no CA): issued by CSCA_DE, signed with its key."""
+    builder = (
+        cx509.CertificateBuilder()
+        .subject_name(cx509.Name.from_rfc4514_string("CN=MLS odd,C=DE"))
+        .issuer_name(CSCA_DE.subject)
+        .public_key(_MLS.public_key())
+        .serial_number(31)
+        .not_valid_before(T(2024))
+        .not_valid_after(T(2030))
+        .add_extension(
+            cx509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+        )
+        .add_extension(
+            cx509.ExtendedKeyUsage([cx509.ObjectIdentifier(oids.CSCA_MASTER_LIST_SIGNING_KEY)]),
+            eku_critical,
+        )
+    )
+    if ca:
+        builder = builder.add_extension(cx509.BasicConstraints(ca=True, path_length=0), True)
+    return builder.sign(_DE.private_key, hashes.SHA256())
+
+
+def test_master_list_signer_roles() -> None:
+    with pytest.raises(PkiError, match="must be critical"):
+        verify_master_list(read_master_list(_ml(signer_cert=_mls_with(False))), [CSCA_DE])
+    with pytest.raises(PkiError, match="cannot act as master-list signer"):
+        verify_master_list(read_master_list(_ml(signer_cert=_mls_with(True, ca=True))), [CSCA_DE])
+    verify_master_list(read_master_list(_ml(signer_cert=_mls_with(True))), [CSCA_DE])
+
+
+def test_signer_issued_by_a_certificate_that_is_not_a_csca() -> None:
+    # A trusted certificate without keyCertSign cannot issue the signer (9303-12 §7.1.1).
+    fake_ca = (
+        cx509.CertificateBuilder()
+        .subject_name(CSCA_DE.subject)
+        .issuer_name(CSCA_DE.subject)
+        .public_key(_DE.public_key())
+        .serial_number(2)
+        .not_valid_before(T(2024))
+        .not_valid_after(T(2040))
+        .sign(_DE.private_key, hashes.SHA256())
+    )
+    with pytest.raises(PkiError, match="its issuer is not a CSCA"):
+        verify_master_list(read_master_list(_ml()), [fake_ca])
+
+
+def test_signer_not_valid_at_the_signing_time() -> None:
+    data = create_master_list(
+        _MLS, MLS_CERT, [CSCA_DE], signing_time=T(2031), scheme=SignatureScheme()
+    )
+    with pytest.raises(PkiError, match="not valid at the signing time"):
+        verify_master_list(read_master_list(data), [CSCA_DE])
+
+
+def test_a_malformed_certificate_in_the_list_is_named() -> None:
+    data = _ml([CSCA_DE, CSCA_VN])
+    order = sorted([_der(CSCA_DE), _der(CSCA_VN)])
+    target = order[1]
+    version = bytes.fromhex("a003020102")
+    patched = target.replace(version, bytes.fromhex("a003020105"), 1)
+    with pytest.raises(PkiError, match=r"certificate 2 of 2: .*invalid X\.509 version"):
+        read_master_list(data.replace(target, patched))

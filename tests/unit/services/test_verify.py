@@ -20,14 +20,15 @@ from hypothesis import strategies as st
 from cardkit.emulator.card import EmulatorConnection
 from cardkit.errors import PkiError, TransportError
 from cardkit.lds import files
+from cardkit.pki.trust import TrustStore
 from cardkit.records.qr import QrPayload
 from cardkit.report import Check, Status, Verdict
 from cardkit.services.denylist import DenyEntry, DenyList
 from cardkit.services.read import AccessKey
+from cardkit.services.trust_input import load_trust
 from cardkit.services.verify import (
     Inspection,
     content_checks,
-    load_trust,
     verify_card,
     watch_reader,
 )
@@ -80,6 +81,7 @@ def test_content_checks_pass_on_a_genuine_card(genuine: Any) -> None:
     checks = _by_id(content_checks(_groups(genuine), today=TODAY, qr=qr, deny_list=DenyList()))
     assert {k: c.status for k, c in checks.items()} == {
         "dg13.dg1": Status.PASS,
+        "dg13.expiry": Status.PASS,
         "qr.chip": Status.PASS,
         "document.expiry": Status.PASS,
         "document.denylist": Status.PASS,
@@ -130,7 +132,9 @@ def test_hostile_data_groups_never_raise(
 ) -> None:
     groups = {**_groups(genuine), number: data}
     checks = content_checks(groups, today=TODAY, qr=qr, deny_list=DenyList())
-    assert len(checks) == 4
+    assert [c.id for c in checks] == [
+        "dg13.dg1", "dg13.expiry", "qr.chip", "document.expiry", "document.denylist",
+    ]  # fmt: skip
 
 
 @settings(max_examples=30, deadline=None)
@@ -153,22 +157,25 @@ def test_bac_only_card_warns_about_low_entropy_keys(lab: Any) -> None:
     card = forgery.Card("bac", dict(image.files), lab.secrets(image), None)
     chip = forgery.emulated(card, profile)
     result = verify_card(
-        EmulatorConnection(chip), card.mrz_key(), lab.trust, at=forgery.VERIFIED_AT
-    )
+        EmulatorConnection(chip), card.mrz_key(), lab.trust, at=forgery.VERIFIED_AT,
+        profile=profile,
+    )  # fmt: skip
     access = _get(result, "chip.access")
     assert result.access == "BAC" and access.status is Status.WARN
     assert "entropy" in access.detail
     assert result.verdict is Verdict.VALID  # a warning, not a failure
 
 
-def test_wrong_can_is_a_failed_read_not_an_exception(lab: Any, genuine: Any) -> None:
+def test_wrong_can_is_access_denied_not_a_forgery(lab: Any, genuine: Any) -> None:
     chip = forgery.emulated(genuine)
     wrong = "000000" if genuine.secrets.can != "000000" else "111111"
     result = verify_card(EmulatorConnection(chip), AccessKey.from_can(wrong), lab.trust)
-    assert result.verdict is Verdict.INVALID
-    assert _get(result, "chip.read").status is Status.FAIL
+    assert result.verdict is Verdict.INCOMPLETE and result.access_denied
+    access = _get(result, "chip.access")
+    assert access.status is Status.SKIP
+    assert access.detail == "access denied: the CAN does not open this card \u2014 enter it again"
     assert result.person is None and result.face is None
-    assert wrong not in _get(result, "chip.read").detail
+    assert wrong not in access.detail
 
 
 def test_card_removed_raises_transport_error(lab: Any, genuine: Any) -> None:
@@ -191,7 +198,7 @@ def test_card_removed_raises_transport_error(lab: Any, genuine: Any) -> None:
 
 def test_untrusted_store_makes_a_genuine_card_invalid(genuine: Any) -> None:
     chip = forgery.emulated(genuine)
-    result = verify_card(EmulatorConnection(chip), genuine.key(), load_trust())
+    result = verify_card(EmulatorConnection(chip), genuine.key(), TrustStore())
     assert _get(result, "dsc.chain").status is Status.FAIL
     # CA and AA ran, but without a trusted DG14/DG15 they are not counted as a genuine chip.
     assert _get(result, "chip.authentication").status is Status.SKIP
