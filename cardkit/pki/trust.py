@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,6 +34,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 from cardkit.encoding import asn1, tlv
 from cardkit.errors import EncodingError, PkiError
@@ -331,14 +333,21 @@ def _parsed(
     out: list[tuple[str, T]] = []
     for index, load in enumerate(loaders, start=1):
         label = _label(source, kind, index, len(loaders))
-        try:
-            item = load()
-        except Exception as exc:  # ValueError, InvalidVersion, ...: all mean "unreadable"
-            raise PkiError(f"{label}: not a readable X.509 {kind}: {_describe(exc)}") from exc
-        try:
-            check(item)
-        except PkiError as exc:
-            raise PkiError(f"{label}: {exc}") from exc
+        # cryptography only warns about some violations (a serial number that is not
+        # positive, RFC 5280 §4.1.2.2) that it will refuse later: a trust anchor must not
+        # have them, and the warning must not reach the terminal raw.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            try:
+                item = load()
+            except Exception as exc:  # ValueError, InvalidVersion, ...: all mean "unreadable"
+                raise PkiError(f"{label}: not a readable X.509 {kind}: {_describe(exc)}") from exc
+            try:
+                check(item)
+            except PkiError as exc:
+                raise PkiError(f"{label}: {exc}") from exc
+            except CryptographyDeprecationWarning as exc:
+                raise PkiError(f"{label}: malformed {kind}: {exc}") from exc
         out.append((label, item))
     return tuple(out)
 
