@@ -48,13 +48,15 @@ like "personalized". This halves the fsyncs per card (the benchmark's journal sh
 from __future__ import annotations
 
 import contextlib
+import functools
+import random
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast, get_args
+from typing import Any, Literal, Protocol, TypeVar, cast, get_args
 from urllib.parse import unquote, urlparse
 
 from cardkit.errors import CardkitError
@@ -87,6 +89,36 @@ DONE_STATES: tuple[RecordState, ...] = ("rejected", "verified", "printed")
 
 class JournalError(CardkitError):
     """The journal cannot be opened, is inconsistent, or a transition is not allowed."""
+
+
+class TransientJournalError(JournalError):
+    """The database aborted a transaction that may simply be run again: a deadlock between
+    stations (PostgreSQL SQLSTATE 40P01) or a serialization failure (40001). PostgreSQL's
+    manual (§13.2, "Transaction Isolation") asks applications to retry such transactions."""
+
+
+#: How often a journal operation is tried when the database aborts it as transient.
+TRANSIENT_ATTEMPTS = 6
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _retried(operation: _F) -> _F:
+    """Run ``operation`` (one whole transaction) again when the database aborted it as
+    transient; its effects were rolled back, so a retry cannot apply anything twice."""
+
+    @functools.wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                return operation(*args, **kwargs)
+            except TransientJournalError:
+                if attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                # Back off a little, with jitter, so that the stations do not collide again.
+                time.sleep(0.005 * 2**attempt * (1 + random.random()))
+        raise AssertionError("unreachable")
+
+    return cast(_F, run)
 
 
 def utc_now() -> str:
@@ -332,6 +364,7 @@ class _SqlJournal:
 
     # --- the protocol -----------------------------------------------------------------------
 
+    @_retried
     def load(self, info: BatchInfo, records: Sequence[NewRecord]) -> int:
         now = utc_now()
         with self._transaction(durable=False) as cur:
@@ -364,6 +397,7 @@ class _SqlJournal:
                 )  # fmt: skip
         return len(new)
 
+    @_retried
     def batches(self) -> list[BatchInfo]:
         with self._transaction(durable=False) as cur:
             rows = self._exec(
@@ -373,6 +407,7 @@ class _SqlJournal:
             ).fetchall()
         return [BatchInfo(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]
 
+    @_retried
     def recover(self, batch: str, station: str) -> list[CardRow]:
         now = utc_now()
         reason = "the station stopped before this card was verified (found on restart)"
@@ -403,6 +438,7 @@ class _SqlJournal:
             for r in rows
         ]
 
+    @_retried
     def claim(self, batch: str, station: str, *, printing: bool = False) -> RecordRow | None:
         now = utc_now()
         unfinished: tuple[str, ...] = ("pending", "prepared", "personalizing", "personalized")
@@ -447,6 +483,7 @@ class _SqlJournal:
                 f"record {row}: cannot mark it {what} (it is not {' or '.join(expect)})"
             )
 
+    @_retried
     def mark_prepared(
         self,
         batch: str,
@@ -469,6 +506,7 @@ class _SqlJournal:
                 what="prepared",
             )
 
+    @_retried
     def reset_prepared(self, batch: str, row: int, station: str, reason: str) -> None:
         with self._transaction(durable=False) as cur:
             self._update_record(
@@ -482,6 +520,7 @@ class _SqlJournal:
                 what="pending again",
             )
 
+    @_retried
     def chip_used(self, chip_serial: str) -> bool:
         with self._transaction(durable=False) as cur:
             found = self._exec(
@@ -489,6 +528,7 @@ class _SqlJournal:
             ).fetchone()
         return found is not None
 
+    @_retried
     def begin_card(self, batch: str, row: int, station: str, chip_serial: str | None) -> int:
         now = utc_now()
         with self._transaction() as cur:
@@ -530,6 +570,7 @@ class _SqlJournal:
         if done.rowcount != 1:
             raise JournalError(f"record {row}: card attempt {attempt} is not in progress")
 
+    @_retried
     def mark_personalized(self, batch: str, row: int, attempt: int) -> None:
         now = utc_now()
         with self._transaction(durable=False) as cur:
@@ -544,6 +585,7 @@ class _SqlJournal:
                 what="personalized",
             )
 
+    @_retried
     def mark_verified(self, batch: str, row: int, attempt: int) -> None:
         now = utc_now()
         with self._transaction() as cur:
@@ -560,6 +602,7 @@ class _SqlJournal:
                 what="verified",
             )
 
+    @_retried
     def spoil(self, batch: str, row: int, attempt: int, reason: str) -> None:
         now = utc_now()
         with self._transaction() as cur:
@@ -582,6 +625,7 @@ class _SqlJournal:
                 what="pending after a spoiled card",
             )
 
+    @_retried
     def abandon_card(self, batch: str, row: int, attempt: int) -> None:
         with self._transaction() as cur:
             self._exec(
@@ -600,6 +644,7 @@ class _SqlJournal:
                 what="prepared again",
             )
 
+    @_retried
     def mark_printed(self, batch: str, row: int, outputs: Sequence[str]) -> None:
         with self._transaction() as cur:
             self._update_record(
@@ -612,6 +657,7 @@ class _SqlJournal:
                 what="printed",
             )
 
+    @_retried
     def records(self, batch: str) -> list[RecordRow]:
         with self._transaction(durable=False) as cur:
             rows = self._exec(
@@ -621,6 +667,7 @@ class _SqlJournal:
             ).fetchall()
         return [_record(r) for r in rows]
 
+    @_retried
     def cards(self, batch: str) -> list[CardRow]:
         with self._transaction(durable=False) as cur:
             rows = self._exec(
@@ -630,6 +677,7 @@ class _SqlJournal:
             ).fetchall()
         return [_card(r) for r in rows]
 
+    @_retried
     def counts(self, batch: str) -> dict[str, int]:
         out = dict.fromkeys((*RECORD_STATES, "spoiled"), 0)
         with self._transaction(durable=False) as cur:
@@ -780,6 +828,8 @@ class PostgresJournal(_SqlJournal):
                     cur.execute("SET LOCAL synchronous_commit = off")
                 yield cur
         except self._psycopg.Error as exc:
+            if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+                raise TransientJournalError(f"journal {self.url}: {_first_line(exc)}") from None
             raise JournalError(f"journal {self.url}: {_first_line(exc)}") from None
 
     def _create_schema(self) -> None:

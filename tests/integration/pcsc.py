@@ -209,6 +209,11 @@ class Emulator:
         pause = REINSERT_DELAY - (time.monotonic() - _slot_emptied.get(self.slot, -1e9))
         if pause > 0:
             time.sleep(pause)
+        # A card pulled from this slot by another process (a card feeder, an earlier test
+        # module) may not have been seen leaving yet: pcscd would then route the new card
+        # through the old card's state and the first transmit fails with 0x80100016
+        # (DOMAIN.md §13). Start only once pcscd reports the slot empty.
+        wait_for_no_card(self.reader, timeout)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 emulator_command(self.slot, self.state),
