@@ -212,6 +212,7 @@ class Lab:
         ca: bool | None = None,
         purposes: tuple[str, ...] = (),
         hash_algorithm: hashes.HashAlgorithm | None = None,
+        critical_extra: x509.ExtensionType | None = None,
     ) -> tuple[LocalSigner, x509.Certificate]:
         """A certificate for an SOD signer, issued by the trusted CSCA (or ``issuer``), with
         exactly the extensions a forgery needs (built with cryptography, not cardkit's issuer,
@@ -250,6 +251,8 @@ class Lab:
         if purposes:
             eku = x509.ExtendedKeyUsage([x509.ObjectIdentifier(p) for p in purposes])
             builder = builder.add_extension(eku, critical=True)
+        if critical_extra is not None:
+            builder = builder.add_extension(critical_extra, critical=True)
         cert = builder.sign(issuer_key, hash_algorithm or hashes.SHA256())
         return LocalSigner(subject_key, f"file:{name}.pem"), cert
 
@@ -536,6 +539,15 @@ def forge_dsc_deviation_list_signer(lab: Lab) -> Card:
     return _signed_by(lab, "dsc-deviation-list-signer", signer, cert, "dsc.extended_key_usage")
 
 
+def forge_dsc_unknown_critical_extension(lab: Lab) -> Card:
+    """A DSC with a critical extension no verifier knows (RFC 5280 §4.2: reject it)."""
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
+    signer, cert = lab.signer_cert("DS VN odd", key_usage=_DS_USAGE, critical_extra=unknown)
+    return _signed_by(
+        lab, "dsc-unknown-critical-extension", signer, cert, "dsc.critical_extensions"
+    )
+
+
 def forge_dsc_under_intermediate_ca(lab: Lab) -> Card:
     """A DSC issued by an intermediate CA that the CSCA certified (the SOD carries both):
     9303-12 allows no CA between the CSCA and the Document Signer."""
@@ -799,6 +811,7 @@ FORGERIES: tuple[Callable[[Lab], Card], ...] = (
     forge_dsc_is_a_ca,
     forge_dsc_without_key_usage,
     forge_dsc_deviation_list_signer,
+    forge_dsc_unknown_critical_extension,
     forge_dsc_under_intermediate_ca,
     forge_sha1_data_group_hashes,
     forge_sha1_sod_signature,

@@ -30,6 +30,7 @@ from cardkit.errors import PkiError
 from cardkit.pki import algorithms
 from cardkit.pki.certs import DocumentTypeListSyntax, is_issued_by
 from cardkit.pki.names import country_is_printable, country_of
+from cardkit.pki.roles import KNOWN_EXTENSIONS
 
 Kind = Literal["csca", "link", "dsc", "mls", "auto"]
 Severity = Literal["error", "warning"]
@@ -56,28 +57,7 @@ _FRESHEST_CRL = "2.5.29.46"
 _INHIBIT_ANY_POLICY = "2.5.29.54"
 _NETSCAPE_CERT_TYPE = "2.16.840.1.113730.1.1"
 
-_KNOWN = frozenset(
-    {
-        _AKI,
-        _SKI,
-        _KEY_USAGE,
-        _PKUP,
-        _SAN,
-        _IAN,
-        _SDA,
-        _BASIC_CONSTRAINTS,
-        _NAME_CONSTRAINTS,
-        _CDP,
-        _POLICIES,
-        _POLICY_MAPPINGS,
-        _POLICY_CONSTRAINTS,
-        _EKU,
-        _FRESHEST_CRL,
-        _INHIBIT_ANY_POLICY,
-        oids.ICAO_EXTENSIONS_DOCUMENT_TYPE_LIST,
-        oids.ICAO_EXTENSIONS_NAME_CHANGE,
-    }
-)
+_KNOWN = KNOWN_EXTENSIONS
 _KEY_USAGES: dict[str, frozenset[str]] = {
     "csca": frozenset({"key_cert_sign", "crl_sign"}),
     "link": frozenset({"key_cert_sign", "crl_sign"}),

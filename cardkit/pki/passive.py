@@ -9,7 +9,8 @@ needed its result are SKIPped.
 Check ids, in order: ``sod.parse``; ``dg.hash.N`` for each data group (``dg.hashes`` when the
 SOD could not be read); ``sod.signature``; ``dsc.chain``; the signer's role (9303-12 §5, §7.1.1
 Table 7: the SOD signer must be a Document Signer, issued directly by a CSCA) ``dsc.issuer``,
-``dsc.role``, ``dsc.key_usage``, ``dsc.basic_constraints``, ``dsc.extended_key_usage``; the
+``dsc.role``, ``dsc.key_usage``, ``dsc.basic_constraints``, ``dsc.extended_key_usage``,
+``dsc.critical_extensions``; the
 algorithm policy (:mod:`cardkit.pki.policy`) ``algorithm.dg_hash``, ``algorithm.sod_signature``,
 ``algorithm.dsc_key``, ``algorithm.dsc_signature``, ``algorithm.csca_key``; ``dsc.validity``;
 ``csca.validity``; ``dsc.revocation``; ``com.consistency``.
@@ -567,6 +568,11 @@ _ROLE_RULES: tuple[tuple[str, str, Callable[[x509.Certificate, roles.Role], str 
         "dsc.extended_key_usage",
         "The DSC carries no key purpose of another ICAO role",
         roles.extended_key_usage_problem,
+    ),
+    (
+        "dsc.critical_extensions",
+        "The DSC has no critical extension the verifier cannot honour",
+        roles.critical_extensions_problem,
     ),
 )
 

@@ -30,9 +30,11 @@ from cardkit.encoding import oids
 __all__ = [
     "CLAUSE_ROLES",
     "ICAO_ROLE_PURPOSES",
+    "KNOWN_EXTENSIONS",
     "Role",
     "basic_constraints_problem",
     "ca_problem",
+    "critical_extensions_problem",
     "extended_key_usage_problem",
     "is_self_issued",
     "key_usage_problem",
@@ -47,6 +49,29 @@ ICAO_ROLE_PURPOSES: dict[str, str] = {
     oids.CSCA_MASTER_LIST_SIGNING_KEY: "master-list signer",
     oids.DEVIATION_LIST_SIGNING_KEY: "deviation-list signer",
 }
+#: The extensions 9303-12 §7.1.1 Table 7 (and RFC 5280 §4.2) define for State PKI certificates.
+KNOWN_EXTENSIONS = frozenset(
+    {
+        "2.5.29.35",  # authorityKeyIdentifier
+        "2.5.29.14",  # subjectKeyIdentifier
+        "2.5.29.15",  # keyUsage
+        "2.5.29.16",  # privateKeyUsagePeriod
+        "2.5.29.17",  # subjectAltName
+        "2.5.29.18",  # issuerAltName
+        "2.5.29.9",  # subjectDirectoryAttributes
+        "2.5.29.19",  # basicConstraints
+        "2.5.29.30",  # nameConstraints
+        "2.5.29.31",  # cRLDistributionPoints
+        "2.5.29.32",  # certificatePolicies
+        "2.5.29.33",  # policyMappings
+        "2.5.29.36",  # policyConstraints
+        "2.5.29.37",  # extKeyUsage
+        "2.5.29.46",  # freshestCRL
+        "2.5.29.54",  # inhibitAnyPolicy
+        oids.ICAO_EXTENSIONS_DOCUMENT_TYPE_LIST,
+        oids.ICAO_EXTENSIONS_NAME_CHANGE,
+    }
+)
 _ANY_PURPOSE = "2.5.29.37.0"  # anyExtendedKeyUsage (RFC 5280 §4.2.1.12)
 _ROLE_NAMES = {"dsc": "Document Signer", "mls": "master-list signer"}
 
@@ -129,6 +154,22 @@ def extended_key_usage_problem(cert: x509.Certificate, role: Role) -> str | None
         others.append(f"any purpose ({_ANY_PURPOSE})")
     if others:
         return "ExtendedKeyUsage marks another role: " + ", ".join(others)
+    return None
+
+
+def critical_extensions_problem(cert: x509.Certificate, role: Role) -> str | None:
+    """RFC 5280 §4.2: a certificate with a critical extension the verifier does not recognise
+    must be rejected (what it restricts cannot be honoured)."""
+    try:
+        unknown = sorted(
+            ext.oid.dotted_string
+            for ext in cert.extensions
+            if ext.critical and ext.oid.dotted_string not in KNOWN_EXTENSIONS
+        )
+    except ValueError:
+        return "the extensions cannot be read"
+    if unknown:
+        return f"unrecognised critical extension(s) {', '.join(unknown)} (RFC 5280 §4.2)"
     return None
 
 

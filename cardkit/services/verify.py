@@ -73,7 +73,6 @@ from cardkit.errors import (
     AccessDeniedError,
     CardkitError,
     EncodingError,
-    ProfileError,
     ProtocolError,
     TransportError,
 )
@@ -1093,6 +1092,8 @@ def verify_card(
     ProfileError for an unknown profile name.
     """
     moment = at if at is not None else _now()
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("at must be timezone-aware")
     day = today if today is not None else moment.date()
     random = rng if rng is not None else os.urandom
     if isinstance(profile, str):
@@ -1114,8 +1115,6 @@ def verify_card(
     try:
         return _inspect(read, attempt.ca_failure, key, trust, moment, day, qr, deny_list,
                         policy, profile, require_crl)  # fmt: skip
-    except (ProfileError, ValueError):
-        raise  # the caller's arguments, not the card
     except Exception as exc:  # a defect met on hostile data: still a verdict, never VALID
         crash = Check("verify.internal", "The card's data could be checked", Status.FAIL,
                       _unexpected(exc), _CLAUSE_READ)  # fmt: skip

@@ -109,3 +109,26 @@ def test_a_csca_needs_ca_and_cert_sign() -> None:
     no_crl = x509.KeyUsage(False, False, False, False, False, True, False, False, False)
     assert roles.ca_problem(_cert(key_usage=no_crl, ca=True)) is None
     assert "cRLSign" in (roles.ca_problem(_cert(key_usage=no_crl, ca=True), crl_issuer=True) or "")
+
+
+def test_an_unrecognised_critical_extension_is_refused() -> None:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "odd")])
+    odd = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00")
+
+    def cert(critical: bool) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(KEY.public_key())
+            .serial_number(2)
+            .not_valid_before(T0)
+            .not_valid_after(T0 + datetime.timedelta(days=1))
+            .add_extension(DS, critical=True)
+            .add_extension(odd, critical=critical)
+            .sign(KEY, hashes.SHA256())
+        )
+
+    problem = roles.critical_extensions_problem(cert(True), "dsc")
+    assert problem is not None and "1.3.6.1.4.1.99999.1" in problem
+    assert roles.critical_extensions_problem(cert(False), "dsc") is None  # non-critical: ignored
