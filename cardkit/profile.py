@@ -143,9 +143,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
                 path = candidate
                 break
         else:
+            names = sorted({p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.toml")})
             raise ProfileError(
-                f"no profile named {str(name_or_path)!r} in "
-                + ", ".join(str(d) for d in profile_dirs())
+                f"no profile named {str(name_or_path)!r}; available: "
+                + (", ".join(names) if names else "none")
+                + " (in "
+                + ", ".join(dict.fromkeys(str(d.resolve()) for d in profile_dirs()))
+                + ")"
             )
     try:
         text = path.read_text(encoding="utf-8")

@@ -7,9 +7,12 @@ A traceback is shown only with ``--verbose``.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import sys
-from typing import Any
+import warnings
+from typing import Any, TextIO
 
 import click
 
@@ -77,7 +80,70 @@ def _register() -> None:
 _register()
 
 
+class _PipeSafe(io.TextIOBase):
+    """stdout that stops writing, quietly, once its reader has gone (``cardkit verify | head
+    -1``): the command still finishes and exits with its own code — a VALID card stays exit 0
+    — instead of dying of BrokenPipeError."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                self.inner.write(text)
+                self.inner.flush()
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self.inner.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.closed_pipe = True
+        # Python flushes stdout again at exit: point the descriptor at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.inner.fileno())
+        except (OSError, ValueError):
+            pass
+        finally:
+            os.close(devnull)
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.inner.encoding
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Python warnings (a library's deprecation, a malformed certificate field) as cardkit's own
+    one-line warning; the file and line only with --verbose."""
+    click.echo(f"warning: {message}", err=True)
+
+
 def main() -> None:
+    if "-v" not in sys.argv[1:] and "--verbose" not in sys.argv[1:]:
+        warnings.showwarning = _one_line_warning
+    sys.stdout = _PipeSafe(sys.stdout)
     cli(prog_name="cardkit")
 
 

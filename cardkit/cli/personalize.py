@@ -135,6 +135,9 @@ def _run(
 ) -> int:
     from cardkit.transport.pcsc import open_reader
 
+    if not yes and not sys.stdin.isatty():
+        # Nobody can answer "lock this card?": refuse at once, before any password or card.
+        raise click.UsageError("pass --yes to write without asking (no terminal to confirm on)")
     folders = image_folders(card_image)
     images = [read_card_image(folder) for folder in folders]
     key = _transport_key(keys_dir, password_from)

@@ -20,6 +20,9 @@ from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
 from cardkit.services.pki_admin import Pki, init_pki
 
+#: Shortest key password `pki init` accepts without --weak-password-ok.
+MIN_PASSWORD_LENGTH = 12
+
 _KEYS_OPTION = click.option(
     "--keys",
     "keys_dir",
@@ -81,6 +84,11 @@ def pki() -> None:
     help="Where the password (or PIN) comes from: prompt, env:VAR, file:PATH or stdin. "
     "It is recorded in pki.toml as the default for later commands.",
 )
+@click.option(
+    "--weak-password-ok",
+    is_flag=True,
+    help=f"Accept a key password shorter than {MIN_PASSWORD_LENGTH} characters (tests only).",
+)
 def init(
     keys_dir: Path,
     country: str,
@@ -90,10 +98,23 @@ def init(
     hash_name: str,
     rsa_padding: str,
     password_from: str,
+    weak_password_ok: bool,
 ) -> None:
     """Create a complete test PKI in one step: CSCA, Document Signer, master-list signer,
-    CRL, master list and batch transport key. Private keys are stored encrypted, mode 0600."""
+    CRL, master list and batch transport key. Private keys are stored encrypted, mode 0600;
+    the password must have at least 12 characters (an HSM PIN is the token's own rule)."""
     secret = read_secret(password_from, "new key password", confirm=True)
+    if (
+        not store.startswith("pkcs11:")
+        and len(secret) < MIN_PASSWORD_LENGTH
+        and not weak_password_ok
+    ):
+        # The password is all that protects the CSCA and DS keys at rest (PKCS#8 with scrypt):
+        # NIST SP 800-63B §5.1.1.2 asks for length above all.
+        raise click.UsageError(
+            f"the key password has {len(secret)} characters; use at least "
+            f"{MIN_PASSWORD_LENGTH} (or --weak-password-ok for a throw-away test PKI)"
+        )
     result = init_pki(
         keys_dir,
         country=country,

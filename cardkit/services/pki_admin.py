@@ -49,6 +49,17 @@ CSCA_USAGE = timedelta(days=365 * 3)
 CSCA_VALIDITY = CSCA_USAGE + DSC_VALIDITY
 MLS_VALIDITY = timedelta(days=365 * 2)
 CRL_PERIOD = timedelta(days=90)  # 9303-12 §7.1.4: at least every 90 days
+#: Certificates start this long before they are issued: a signature made at once (the master
+#: list, a first SOD) is then strictly inside the signer's validity — some verifiers (pymrtd)
+#: reject a signing time equal to notBefore — and a verifier whose clock lags a little agrees.
+BACKDATE = timedelta(minutes=10)
+
+
+def crl_url(country: str) -> str:
+    """Where the test PKI says its CSCA's CRL is published (9303-12 §7.1.1 Table 7: the DSC's
+    CRLDistributionPoints). A test PKI publishes nothing: the host is in the reserved
+    ``.invalid`` domain (RFC 2606), so nothing is ever fetched from the real world."""
+    return f"http://pki.invalid/{country.lower()}/csca.crl"
 
 StoreKind = Literal["file", "p12", "jks", "pkcs11"]
 
@@ -259,10 +270,11 @@ class Pki:
             signer.public_key(),
             common_name=common_name,
             serial=certs.new_serial_number(),
-            not_before=now,
+            not_before=max(now - BACKDATE, self.certificate("csca").not_valid_before_utc),
             not_after=now + DSC_VALIDITY,
             private_key_usage_end=now + DSC_USAGE,
             scheme=self.config.scheme,
+            crl_distribution_point=crl_url(self.config.country),
         )
         store_certificate(ref, cert, self._secret, chain=(self.certificate("csca"),))
         _write_public(self.config.folder / "dsc.crt.pem", _pem(cert))
@@ -351,7 +363,7 @@ def init_pki(
         common_name=f"CSCA {config.country} (cardkit test)",
         organization=organization,
         serial=certs.new_serial_number(),
-        not_before=now,
+        not_before=now - BACKDATE,
         not_after=now + CSCA_VALIDITY,
         private_key_usage_end=now + CSCA_USAGE,
         scheme=scheme,
@@ -365,7 +377,7 @@ def init_pki(
         mls_signer.public_key(),
         common_name=f"Master List Signer {config.country} (cardkit test)",
         serial=certs.new_serial_number(),
-        not_before=now,
+        not_before=now - BACKDATE,
         not_after=now + MLS_VALIDITY,
         private_key_usage_end=now + MLS_VALIDITY,
         scheme=scheme,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cardkit.encoding import tlv
 from cardkit.errors import CardkitError
 from cardkit.lds import files
 from cardkit.lds.com import Com
@@ -38,17 +39,42 @@ class FolderReport:
     report: Report
 
 
-def _load_lds_folder(folder: Path) -> dict[files.FileSpec, bytes]:
-    found: dict[files.FileSpec, bytes] = {}
+def _whole_tlv(data: bytes) -> bool:
+    """Whether ``data`` is one BER-TLV and nothing else (EF.CardAccess may be zero-padded)."""
+    try:
+        tlv.decode_single(data.rstrip(b"\x00") if data[:1] == b"\x31" else data)
+    except CardkitError:
+        return False
+    return True
+
+
+def _lds_files(folder: Path) -> list[tuple[files.FileSpec, bytes, bool]]:
+    """Every file of ``folder`` that starts like an LDS file, whatever its name (cardkit's
+    ``DG1.bin``, JMRTD's ``DG1``/``COM``/``SOD`` dumps …): (spec, bytes, is one whole TLV)."""
+    found = []
     for path in sorted(folder.iterdir()):
         if not path.is_file() or path.name.startswith(".") or path.suffix in (".json", ".sealed"):
             continue
-        data = path.read_bytes()
         try:
+            data = path.read_bytes()
             spec = identify(data)
-        except CardkitError:
+        except (OSError, CardkitError):
             continue  # not an LDS file: ignored, as `lds dump` reports such files
-        found[spec] = data
+        found.append((spec, data, _whole_tlv(data)))
+    return found
+
+
+def _load_lds_folder(folder: Path) -> dict[files.FileSpec, bytes]:
+    found: dict[files.FileSpec, bytes] = {}
+    whole: set[files.FileSpec] = set()
+    for spec, data, is_whole in _lds_files(folder):
+        # A stray file whose first byte looks like a tag (a note starting with "a" = DG1's 61)
+        # must not replace the real file; a damaged real file is still kept, so that its hash
+        # fails rather than the data group silently going missing.
+        if spec not in found or (is_whole and spec not in whole):
+            found[spec] = data
+        if is_whole:
+            whole.add(spec)
     return found
 
 
@@ -120,13 +146,21 @@ def _signed_groups(sod: bytes) -> tuple[int, ...] | None:
         return None
 
 
+def _holds_card(folder: Path) -> bool:
+    if (folder / MANIFEST).exists():
+        return True
+    # An EF.SOD (even a damaged one: its checks will say so) or any well-formed LDS file.
+    return any(spec == files.SOD or is_whole for spec, _data, is_whole in _lds_files(folder))
+
+
 def card_folders(path: Path) -> Iterator[Path]:
-    """``path`` itself when it holds a card, else its sub-folders that do (a prepared batch)."""
-    if (path / MANIFEST).exists() or any(p.suffix == ".bin" for p in path.iterdir()):
+    """``path`` itself when it holds a card (a manifest, or LDS files under any names), else its
+    sub-folders that do (a prepared batch)."""
+    if _holds_card(path):
         yield path
         return
     for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if (sub / MANIFEST).exists() or any(p.suffix == ".bin" for p in sub.iterdir()):
+        if _holds_card(sub):
             yield sub
 
 

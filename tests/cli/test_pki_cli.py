@@ -218,3 +218,37 @@ def test_masterlist_create_and_verify(fresh: Path, tmp_path: Path) -> None:
     result = invoke("pki", "masterlist", "verify", fresh / "masterlist.der", "--trust", other)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
+
+
+# --- issue 12 §6: what users trip on ------------------------------------------------------------
+
+
+def test_init_refuses_a_short_password_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSWORD_VAR, "short-pw")
+    spec = f"env:{PASSWORD_VAR}"
+    refused = invoke("pki", "init", "--keys", tmp_path / "a", "--password-from", spec)
+    assert refused.exit_code == 2
+    assert "at least 12" in refused.output and "short-pw" not in refused.output
+    assert not (tmp_path / "a" / "csca.key.pem").exists()
+    allowed = invoke(
+        "pki", "init", "--keys", tmp_path / "b", "--password-from", spec, "--weak-password-ok"
+    )
+    assert allowed.exit_code == 0, allowed.output
+
+
+def test_the_dsc_of_init_lints_without_warnings(keys: Path) -> None:
+    result = invoke("pki", "lint", keys / "dsc.crt.pem")
+    assert result.exit_code == 0, result.output
+    assert "conforms to the 9303-12 profile" in result.stdout
+    assert "warning" not in result.stdout, result.stdout
+
+
+def test_the_master_list_is_signed_strictly_after_its_signer_became_valid(keys: Path) -> None:
+    from cardkit.pki.masterlist import read_master_list
+
+    ml = read_master_list((keys / "masterlist.der").read_bytes())
+    signer = ml.signer_certificate
+    assert signer is not None and ml.signing_time is not None
+    assert ml.signing_time > signer.not_valid_before_utc

@@ -32,7 +32,7 @@ def test_shipped_profiles_load() -> None:
 
 
 def test_unknown_name() -> None:
-    with pytest.raises(ProfileError, match="no profile named 'nope'"):
+    with pytest.raises(ProfileError, match=r"no profile named 'nope'; available: .*vn-cccd-2021"):
         load_profile("nope")
 
 

@@ -287,3 +287,36 @@ def test_the_csca_certificate_in_the_trust_folder_is_the_pki_one(batch: Batch) -
     pem = batch.pki.certificate("csca").public_bytes(serialization.Encoding.PEM)
     assert (batch.pki.config.trust_dir / "csca.crt.pem").read_bytes() == pem
     assert batch.trust.cscas == (batch.pki.certificate("csca"),)
+
+
+def test_jmrtd_style_dumps_without_extensions_are_verified(batch: Batch, tmp_path: Path) -> None:
+    """JMRTD writes COM, SOD, DG1 … without extensions: files are LDS files by their tags."""
+    image = next(p for p in sorted(batch.out.iterdir()) if (p / "manifest.json").exists())
+    dump = tmp_path / "jmrtd-dump"
+    dump.mkdir()
+    for path in image.glob("*.bin"):
+        name = path.stem.replace("EF.", "")
+        (dump / name).write_bytes(path.read_bytes())
+    (dump / "notes").write_text("a note, not an LDS file (it starts like DG1's tag 61)")
+    assert list(card_folders(dump)) == [dump]
+    report = verify_folder(dump, batch.trust, AT)
+    assert _status(report, "dg.hash.1") is Status.PASS
+    assert _status(report, "sod.signature") is Status.PASS
+
+
+def test_a_reader_that_leaves_early_does_not_change_the_exit_code(batch: Batch) -> None:
+    """`cardkit verify-files … | head -1`: the cards are VALID, so the exit code stays 0."""
+    import fcntl
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "cardkit.cli.main", "verify-files", str(batch.out),
+               "--trust", str(batch.pki.config.trust_dir)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    fcntl.fcntl(process.stdout.fileno(), 1031, 4096)  # F_SETPIPE_SZ: less than the output
+    first = process.stdout.readline()
+    process.stdout.close()  # head -1 has what it wanted
+    assert b"VALID" in first
+    assert process.wait(60) == 0, process.stderr.read()
+    assert b"BrokenPipe" not in process.stderr.read()
