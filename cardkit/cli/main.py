@@ -7,6 +7,7 @@ A traceback is shown only with ``--verbose``.
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import os
@@ -20,8 +21,62 @@ from cardkit import __version__
 from cardkit.cli.exits import exit_code_for
 from cardkit.errors import CardkitError
 
+#: Every command: name → (module, attribute, one-line help). Loaded only when it is run (or its
+#: --help asked): `cardkit --help` needs none of them, and `cardkit verify` only its own — the
+#: batch command alone pulls in a journal, PDF rendering and four key stores (issue 12 §7).
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "records": ("cardkit.cli.records", "records",
+                "Citizen records: load and validate CSV, JSON and JSON Lines."),
+    "mrz": ("cardkit.cli.mrz", "mrz", "Build and check machine readable zones (TD1, TD3)."),
+    "lds": ("cardkit.cli.lds", "lds", "Build and inspect LDS files (EF.COM, EF.SOD, DGs)."),
+    "pki": ("cardkit.cli.pki", "pki",
+            "The state PKI (9303-12): CSCA, Document Signers, CRLs, master lists."),
+    "prepare": ("cardkit.cli.prepare", "prepare",
+                "Prepare a signed card image for every valid record."),
+    "verify-files": ("cardkit.cli.prepare", "verify_files_command",
+                     "Passive authentication of card images or LDS files."),
+    "readers": ("cardkit.cli.readers", "readers", "List PC/SC readers and their cards."),
+    "read": ("cardkit.cli.read", "read", "Read a chip ID card and save every file."),
+    "emulator": ("cardkit.cli.emulator", "emulator",
+                 "Run cardkit's emulated chip in a virtual (vpcd) reader."),
+    "personalize": ("cardkit.cli.personalize", "personalize_command",
+                    "Write card images into blank chips, lock and check them."),
+    "verify": ("cardkit.cli.verify", "verify",
+               "Inspect a chip ID card at a checkpoint: VALID, INVALID or INCOMPLETE."),
+    "print": ("cardkit.cli.print", "print_command", "Print the card faces (PDF, PNG)."),
+    "batch": ("cardkit.cli.batch", "batch",
+              "Journaled production batches: prepare, personalize, verify, print."),
+}  # fmt: skip
+
 
 class CardkitGroup(click.Group):
+    """The root group: commands are imported when used (:data:`COMMANDS`), and CardkitError
+    becomes one line on stderr with the exit code of :mod:`cardkit.cli.exits`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module_name, attribute, _help = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The listing from the table, so that `cardkit --help` imports no command module.
+        rows = [
+            (
+                name,
+                COMMANDS[name][2] if name in COMMANDS else (self.commands[name].short_help or ""),
+            )
+            for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -42,42 +97,6 @@ def cli(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _register() -> None:
-    # Imported here so that each command module stays independent of this one.
-    from cardkit.cli.batch import batch
-    from cardkit.cli.emulator import emulator
-    from cardkit.cli.lds import lds
-    from cardkit.cli.mrz import mrz
-    from cardkit.cli.personalize import personalize_command
-    from cardkit.cli.pki import pki
-    from cardkit.cli.prepare import prepare, verify_files_command
-    from cardkit.cli.print import print_command
-    from cardkit.cli.read import read
-    from cardkit.cli.readers import readers
-    from cardkit.cli.records import records
-    from cardkit.cli.verify import verify
-
-    for command in (
-        records,
-        mrz,
-        lds,
-        pki,
-        prepare,
-        verify_files_command,
-        readers,
-        read,
-        emulator,
-        personalize_command,
-        verify,
-        print_command,
-        batch,
-    ):
-        cli.add_command(command)
-
-
-_register()
 
 
 class _PipeSafe(io.TextIOBase):

@@ -39,12 +39,6 @@ def _feeder_module() -> ModuleType:
 
 
 def cardkit(*args: str) -> list[str]:
-    from cardkit.cli.main import cli
-
-    if "batch" in cli.commands:
-        return [sys.executable, "-c", "from cardkit.cli.main import main; main()", *args]
-    if args[0] == "batch":
-        return [sys.executable, "-m", "cardkit.cli.batch", *args[1:]]
     return [sys.executable, "-c", "from cardkit.cli.main import main; main()", *args]
 
 
