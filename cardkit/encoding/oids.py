@@ -158,6 +158,27 @@ BRAINPOOL_P320R1 = "1.3.36.3.3.2.8.1.1.9"
 BRAINPOOL_P384R1 = "1.3.36.3.3.2.8.1.1.11"
 BRAINPOOL_P512R1 = "1.3.36.3.3.2.8.1.1.13"
 
+# --- X.509 certificate extensions (RFC 5280 §4.2: id-ce 2.5.29) and key purposes -------------
+
+ID_CE_SUBJECT_DIRECTORY_ATTRIBUTES = "2.5.29.9"
+ID_CE_SUBJECT_KEY_IDENTIFIER = "2.5.29.14"
+ID_CE_KEY_USAGE = "2.5.29.15"
+ID_CE_PRIVATE_KEY_USAGE_PERIOD = "2.5.29.16"
+ID_CE_SUBJECT_ALT_NAME = "2.5.29.17"
+ID_CE_ISSUER_ALT_NAME = "2.5.29.18"
+ID_CE_BASIC_CONSTRAINTS = "2.5.29.19"
+ID_CE_NAME_CONSTRAINTS = "2.5.29.30"
+ID_CE_CRL_DISTRIBUTION_POINTS = "2.5.29.31"
+ID_CE_CERTIFICATE_POLICIES = "2.5.29.32"
+ID_CE_POLICY_MAPPINGS = "2.5.29.33"
+ID_CE_AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"
+ID_CE_POLICY_CONSTRAINTS = "2.5.29.36"
+ID_CE_EXT_KEY_USAGE = "2.5.29.37"
+ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0"
+ID_CE_FRESHEST_CRL = "2.5.29.46"
+ID_CE_INHIBIT_ANY_POLICY = "2.5.29.54"
+NETSCAPE_CERT_TYPE = "2.16.840.1.113730.1.1"
+
 # --- CMS (RFC 5652) ---------------------------------------------------------------------------
 
 CMS_DATA = "1.2.840.113549.1.7.1"
@@ -232,6 +253,24 @@ _SPELLING: dict[str, str] = {
     BRAINPOOL_P320R1: "brainpoolP320r1",
     BRAINPOOL_P384R1: "brainpoolP384r1",
     BRAINPOOL_P512R1: "brainpoolP512r1",
+    ID_CE_SUBJECT_DIRECTORY_ATTRIBUTES: "id-ce-subjectDirectoryAttributes",
+    ID_CE_SUBJECT_KEY_IDENTIFIER: "id-ce-subjectKeyIdentifier",
+    ID_CE_KEY_USAGE: "id-ce-keyUsage",
+    ID_CE_PRIVATE_KEY_USAGE_PERIOD: "id-ce-privateKeyUsagePeriod",
+    ID_CE_SUBJECT_ALT_NAME: "id-ce-subjectAltName",
+    ID_CE_ISSUER_ALT_NAME: "id-ce-issuerAltName",
+    ID_CE_BASIC_CONSTRAINTS: "id-ce-basicConstraints",
+    ID_CE_NAME_CONSTRAINTS: "id-ce-nameConstraints",
+    ID_CE_CRL_DISTRIBUTION_POINTS: "id-ce-cRLDistributionPoints",
+    ID_CE_CERTIFICATE_POLICIES: "id-ce-certificatePolicies",
+    ID_CE_POLICY_MAPPINGS: "id-ce-policyMappings",
+    ID_CE_AUTHORITY_KEY_IDENTIFIER: "id-ce-authorityKeyIdentifier",
+    ID_CE_POLICY_CONSTRAINTS: "id-ce-policyConstraints",
+    ID_CE_EXT_KEY_USAGE: "id-ce-extKeyUsage",
+    ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
+    ID_CE_FRESHEST_CRL: "id-ce-freshestCRL",
+    ID_CE_INHIBIT_ANY_POLICY: "id-ce-inhibitAnyPolicy",
+    NETSCAPE_CERT_TYPE: "netscape-cert-type",
     CMS_DATA: "id-data",
     CMS_SIGNED_DATA: "id-signedData",
     CMS_CONTENT_TYPE: "id-contentType",

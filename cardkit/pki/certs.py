@@ -127,7 +127,7 @@ def _extension(oid: str, value: core.Asn1Value | bytes, *, critical: bool) -> x5
 
 
 def _key_usage(*bits: str) -> x509.Extension:
-    return _extension("2.5.29.15", x509.KeyUsage(set(bits)), critical=True)
+    return _extension(oids.ID_CE_KEY_USAGE, x509.KeyUsage(set(bits)), critical=True)
 
 
 def _pkup(not_before: datetime, not_after: datetime) -> x509.Extension:
@@ -137,7 +137,7 @@ def _pkup(not_before: datetime, not_after: datetime) -> x509.Extension:
             "not_after": core.GeneralizedTime(not_after),
         }
     )
-    return _extension("2.5.29.16", value, critical=False)
+    return _extension(oids.ID_CE_PRIVATE_KEY_USAGE_PERIOD, value, critical=False)
 
 
 def _crl_distribution_point(url: str) -> x509.Extension:
@@ -152,7 +152,7 @@ def _crl_distribution_point(url: str) -> x509.Extension:
             }
         ]
     )
-    return _extension("2.5.29.31", value, critical=False)
+    return _extension(oids.ID_CE_CRL_DISTRIBUTION_POINTS, value, critical=False)
 
 
 def document_type_list(document_types: Sequence[str]) -> bytes:
@@ -246,15 +246,19 @@ def _ca_extensions(
 ) -> list[x509.Extension]:
     return [
         _extension(
-            "2.5.29.35",
+            oids.ID_CE_AUTHORITY_KEY_IDENTIFIER,
             x509.AuthorityKeyIdentifier({"key_identifier": authority_key_id}),
             critical=False,
         ),
-        _extension("2.5.29.14", core.OctetString(key_identifier(subject_key)), critical=False),
+        _extension(
+            oids.ID_CE_SUBJECT_KEY_IDENTIFIER,
+            core.OctetString(key_identifier(subject_key)),
+            critical=False,
+        ),
         _key_usage("key_cert_sign", "crl_sign"),
         _pkup(not_before, pku_end),
         _extension(
-            "2.5.29.19",
+            oids.ID_CE_BASIC_CONSTRAINTS,
             x509.BasicConstraints({"ca": True, "path_len_constraint": 0}),
             critical=True,
         ),
@@ -314,7 +318,9 @@ def _check_within_ca(ca_cert: cx509.Certificate, not_before: datetime, not_after
     if not_before < ca_cert.not_valid_before_utc or not_after > ca_cert.not_valid_after_utc:
         raise PkiError("the certificate's validity must lie within the CSCA certificate's")
     try:
-        pkup = ca_cert.extensions.get_extension_for_oid(cx509.ObjectIdentifier("2.5.29.16"))
+        pkup = ca_cert.extensions.get_extension_for_oid(
+            cx509.ObjectIdentifier(oids.ID_CE_PRIVATE_KEY_USAGE_PERIOD)
+        )
     except cx509.ExtensionNotFound:
         return
     end = _pkup_end(pkup.value)
@@ -339,11 +345,15 @@ def _issued_extensions(
 ) -> list[x509.Extension]:
     return [
         _extension(
-            "2.5.29.35",
+            oids.ID_CE_AUTHORITY_KEY_IDENTIFIER,
             x509.AuthorityKeyIdentifier({"key_identifier": subject_key_identifier_of(ca_cert)}),
             critical=False,
         ),
-        _extension("2.5.29.14", core.OctetString(key_identifier(subject_key)), critical=False),
+        _extension(
+            oids.ID_CE_SUBJECT_KEY_IDENTIFIER,
+            core.OctetString(key_identifier(subject_key)),
+            critical=False,
+        ),
         _key_usage(key_usage),
         _pkup(not_before, pku_end),
     ]
@@ -424,7 +434,7 @@ def issue_master_list_signer(
     extensions = _issued_extensions(ca_cert, key, "digital_signature", not_before, pku_end)
     extensions.append(
         _extension(
-            "2.5.29.37",
+            oids.ID_CE_EXT_KEY_USAGE,
             x509.ExtKeyUsageSyntax([oids.CSCA_MASTER_LIST_SIGNING_KEY]),
             critical=True,
         )
@@ -464,7 +474,9 @@ def issue_link_certificate(
     not_after = new_cert.not_valid_after_utc
     pku_end = not_after
     try:
-        ext = new_cert.extensions.get_extension_for_oid(cx509.ObjectIdentifier("2.5.29.16"))
+        ext = new_cert.extensions.get_extension_for_oid(
+            cx509.ObjectIdentifier(oids.ID_CE_PRIVATE_KEY_USAGE_PERIOD)
+        )
         pku_end = _pkup_end(ext.value) or not_after
     except cx509.ExtensionNotFound:
         pass

@@ -52,27 +52,27 @@ ICAO_ROLE_PURPOSES: dict[str, str] = {
 #: The extensions 9303-12 §7.1.1 Table 7 (and RFC 5280 §4.2) define for State PKI certificates.
 KNOWN_EXTENSIONS = frozenset(
     {
-        "2.5.29.35",  # authorityKeyIdentifier
-        "2.5.29.14",  # subjectKeyIdentifier
-        "2.5.29.15",  # keyUsage
-        "2.5.29.16",  # privateKeyUsagePeriod
-        "2.5.29.17",  # subjectAltName
-        "2.5.29.18",  # issuerAltName
-        "2.5.29.9",  # subjectDirectoryAttributes
-        "2.5.29.19",  # basicConstraints
-        "2.5.29.30",  # nameConstraints
-        "2.5.29.31",  # cRLDistributionPoints
-        "2.5.29.32",  # certificatePolicies
-        "2.5.29.33",  # policyMappings
-        "2.5.29.36",  # policyConstraints
-        "2.5.29.37",  # extKeyUsage
-        "2.5.29.46",  # freshestCRL
-        "2.5.29.54",  # inhibitAnyPolicy
+        oids.ID_CE_AUTHORITY_KEY_IDENTIFIER,
+        oids.ID_CE_SUBJECT_KEY_IDENTIFIER,
+        oids.ID_CE_KEY_USAGE,
+        oids.ID_CE_PRIVATE_KEY_USAGE_PERIOD,
+        oids.ID_CE_SUBJECT_ALT_NAME,
+        oids.ID_CE_ISSUER_ALT_NAME,
+        oids.ID_CE_SUBJECT_DIRECTORY_ATTRIBUTES,
+        oids.ID_CE_BASIC_CONSTRAINTS,
+        oids.ID_CE_NAME_CONSTRAINTS,
+        oids.ID_CE_CRL_DISTRIBUTION_POINTS,
+        oids.ID_CE_CERTIFICATE_POLICIES,
+        oids.ID_CE_POLICY_MAPPINGS,
+        oids.ID_CE_POLICY_CONSTRAINTS,
+        oids.ID_CE_EXT_KEY_USAGE,
+        oids.ID_CE_FRESHEST_CRL,
+        oids.ID_CE_INHIBIT_ANY_POLICY,
         oids.ICAO_EXTENSIONS_DOCUMENT_TYPE_LIST,
         oids.ICAO_EXTENSIONS_NAME_CHANGE,
     }
 )
-_ANY_PURPOSE = "2.5.29.37.0"  # anyExtendedKeyUsage (RFC 5280 §4.2.1.12)
+_ANY_PURPOSE = oids.ANY_EXTENDED_KEY_USAGE  # RFC 5280 §4.2.1.12
 _ROLE_NAMES = {"dsc": "Document Signer", "mls": "master-list signer"}
 
 

@@ -16,6 +16,7 @@ _X962 = "2A 86 48 CE 3D"  # ansi-X9-62 1.2.840.10045 (RFC 5480, RFC 5758)
 _NIST_HASH = "60 86 48 01 65 03 04 02"  # 2.16.840.1.101.3.4.2 (RFC 5754 §2)
 _BP = "2B 24 03 03 02 08 01 01"  # ecStdCurvesAndGeneration 1.3.36.3.3.2.8.1.1 (RFC 5639 App. A)
 _CMS = "2A 86 48 86 F7 0D 01"  # pkcs 1.2.840.113549.1 (RFC 5652 §12)
+_CE = "55 1D"  # id-ce 2.5.29 (RFC 5280 §4.2; printed in every certificate: 06 03 55 1D 0F keyUsage)
 
 # Content octets of every OID in the table, written out by hand from the specifications'
 # printed encodings (prefixes above, final arcs from the ASN.1 modules).
@@ -130,6 +131,24 @@ EXPECTED_DER_CONTENT: dict[str, str] = {
     oids.BRAINPOOL_P320R1: _BP + " 09",
     oids.BRAINPOOL_P384R1: _BP + " 0B",
     oids.BRAINPOOL_P512R1: _BP + " 0D",
+    oids.ID_CE_SUBJECT_DIRECTORY_ATTRIBUTES: _CE + " 09",
+    oids.ID_CE_SUBJECT_KEY_IDENTIFIER: _CE + " 0E",
+    oids.ID_CE_KEY_USAGE: _CE + " 0F",
+    oids.ID_CE_PRIVATE_KEY_USAGE_PERIOD: _CE + " 10",
+    oids.ID_CE_SUBJECT_ALT_NAME: _CE + " 11",
+    oids.ID_CE_ISSUER_ALT_NAME: _CE + " 12",
+    oids.ID_CE_BASIC_CONSTRAINTS: _CE + " 13",
+    oids.ID_CE_NAME_CONSTRAINTS: _CE + " 1E",
+    oids.ID_CE_CRL_DISTRIBUTION_POINTS: _CE + " 1F",
+    oids.ID_CE_CERTIFICATE_POLICIES: _CE + " 20",
+    oids.ID_CE_POLICY_MAPPINGS: _CE + " 21",
+    oids.ID_CE_AUTHORITY_KEY_IDENTIFIER: _CE + " 23",
+    oids.ID_CE_POLICY_CONSTRAINTS: _CE + " 24",
+    oids.ID_CE_EXT_KEY_USAGE: _CE + " 25",
+    oids.ANY_EXTENDED_KEY_USAGE: _CE + " 25 00",
+    oids.ID_CE_FRESHEST_CRL: _CE + " 2E",
+    oids.ID_CE_INHIBIT_ANY_POLICY: _CE + " 36",
+    oids.NETSCAPE_CERT_TYPE: "60 86 48 01 86 F8 42 01 01",  # Netscape certificate extensions
     oids.CMS_DATA: _CMS + " 07 01",
     oids.CMS_SIGNED_DATA: _CMS + " 07 02",
     oids.CMS_CONTENT_TYPE: _CMS + " 09 03",
