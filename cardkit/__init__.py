@@ -14,7 +14,8 @@ A layer only imports the layers before it.
   :func:`secrets_aad`, :func:`personalize` (onto a chip), :class:`EmulatedCard` /
   :class:`EmulatorConnection` (cardkit's chip in process), :func:`open_reader` (PC/SC)
 - inspection: :class:`AccessKey`, :func:`read_card`, :func:`verify_card` → :class:`Inspection`
-  (:class:`Report`, :class:`Verdict`, :class:`Check`), :class:`DenyList`,
+  (:class:`Report`, :class:`Verdict`, :class:`Check`; the holder's :class:`PersonalData` with
+  ISO dates and a :class:`Sex`, the chip's strings kept beside them), :class:`DenyList`,
   :class:`VerificationPolicy` (:data:`DEFAULT_POLICY`, :data:`LEGACY_POLICY`),
   :class:`AccessDeniedError` (the chip refused the CAN/MRZ)
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from cardkit.report import Check, Report, Status, Verdict
     from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
     from cardkit.services.denylist import DenyList
+    from cardkit.services.person import PersonalData, Sex
     from cardkit.services.personalize import PersonalizeResult, personalize
     from cardkit.services.pki_admin import Pki, init_pki
     from cardkit.services.prepare import Issuer, prepare_card
@@ -66,10 +68,12 @@ __all__ = [
     "EmulatorConnection",
     "Inspection",
     "Issuer",
+    "PersonalData",
     "PersonalizeResult",
     "Pki",
     "Profile",
     "Report",
+    "Sex",
     "Status",
     "TrustStore",
     "Verdict",
@@ -110,6 +114,8 @@ _EXPORTS = {
     "ChipSecrets": "cardkit.services.card_image",
     "secrets_aad": "cardkit.services.card_image",
     "DenyList": "cardkit.services.denylist",
+    "PersonalData": "cardkit.services.person",
+    "Sex": "cardkit.services.person",
     "PersonalizeResult": "cardkit.services.personalize",
     "personalize": "cardkit.services.personalize",
     "Pki": "cardkit.services.pki_admin",

@@ -5,8 +5,9 @@ vpcd reader of that slot ("Virtual PCD 00 00"; pcscd must run: scripts/virtual-r
 As soon as a station has *used* the current card (it sent the card at least one APDU) and has
 let go of it (the reader is no longer in use), the feeder pulls it (ends its emulator process,
 which removes the card from the reader), waits like a hand would (pcscd polls every ~400 ms)
-and inserts the next blank card. This matches what ``cardkit batch run`` expects: after each
-card it waits for the card to be removed, then takes the next one.
+and, once pcscd reports the slot empty, inserts the next blank card. This matches what
+``cardkit batch run`` expects: after each card it waits for the card to be removed, then takes
+the next one.
 
 Every card is a state file ``DIR/card-NNNN.state`` (kept afterwards: the tests inspect them to
 check exactly-once issuance). Each card answers GET DATA 9F7F with a CPLC whose IC serial number
@@ -31,6 +32,7 @@ from cardkit.errors import TransportError
 from cardkit.transport.pcsc import reader_statuses
 
 REINSERT_DELAY = 1.0  # seconds out of the reader: more than two pcscd polls
+EMPTY_TIMEOUT = 15.0  # seconds to wait for pcscd to report the slot empty before a new card
 
 # The emulated card, with a CPLC (GlobalPlatform Card Specification v2.3 §H.6: IC fabricator,
 # IC type, ..., IC serial number at bytes 12..15, IC batch at 16..17), a "used" marker written
@@ -111,7 +113,17 @@ class CardFeeder:
             pass
         return False, False
 
+    def _wait_until_empty(self) -> None:
+        """Wait until pcscd reports no card in the reader (DOMAIN.md §13): until its next poll
+        it still reports the card just pulled, and a card started in the slot before that is
+        reached through the old card's state — its first transmit fails with 0x80100016. Also
+        covers a card left in the slot by another process (an earlier test's emulator)."""
+        deadline = time.monotonic() + EMPTY_TIMEOUT
+        while self._status()[0] and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(self.poll)
+
     def _insert(self) -> None:
+        self._wait_until_empty()
         self.number += 1
         number = self.number
         log = (self.folder / f"card-{number:04d}.log").open("ab")

@@ -18,9 +18,13 @@
 #
 # Environment: CARDKIT_RUN_DIR (default /tmp/cardkit-pcsc: reader.conf.d, driver copies, pid, log),
 # VPCD_DRIVER (default: found under /usr/lib*/pcsc/drivers/serial), PCSCD (default: pcscd).
-# pcscd's socket and pid file live in /run/pcscd (compiled in), so only one pcscd runs per machine:
-# `start` stops a systemd-managed pcscd (socket activation would restart it) and refuses to touch
-# any other pcscd it did not start, saying how to stop it.
+# pcscd's socket and pid file live in /run/pcscd (compiled in), so one pcscd runs per mount
+# namespace (DOMAIN.md §13: containers or `unshare -m -n` each have their own /run/pcscd and
+# loopback). This script knows a pcscd by that namespace's /run/pcscd: its pid file and whether
+# its socket answers, never by a machine-wide process search (`pgrep pcscd` also sees the pcscd
+# of every other container). Its own pcscd is the one whose pid is both in $CARDKIT_RUN_DIR and in
+# /run/pcscd/pcscd.pid. `start` stops a systemd-managed pcscd (socket activation would restart
+# it) and refuses to touch any other pcscd that owns /run/pcscd, saying how to stop it.
 set -euo pipefail
 
 RUN_DIR="${CARDKIT_RUN_DIR:-/tmp/cardkit-pcsc}"
@@ -70,13 +74,45 @@ reader_name() { # slot -> PC/SC reader name
     printf '%s 00 %02X\n' "$(friendly_name "$entry")" "$sub"
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+alive() { # a running process: not a zombie (an exited pcscd whose parent, e.g. a container's
+    # PID 1 that never reaps, has not collected it still answers kill -0)
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state="$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null || true)"
+    [ "$state" != Z ] && [ "$state" != X ]
+}
 
-our_pid() { # the pcscd this script started, if it still runs
+is_pcscd() { alive "${1:-}" && grep -qx pcscd "/proc/$1/comm" 2>/dev/null; }
+
+file_pid() { [ -f "$1" ] && tr -dc '0-9' <"$1"; }
+
+# The pid in this namespace's /run/pcscd/pcscd.pid (pcscd writes it, also with --foreground).
+ipc_pid() { file_pid "$IPC_DIR/pcscd.pid"; }
+
+socket_answers() { # does a pcscd accept connections on this namespace's /run/pcscd/pcscd.comm?
+    [ -S "$IPC_DIR/pcscd.comm" ] || return 1
+    local python
+    python="$(command -v python3 || command -v python || true)"
+    if [ -z "$python" ]; then
+        is_pcscd "$(ipc_pid)" # no Python to try the socket: trust the pid file
+        return
+    fi
+    "$python" - "$IPC_DIR/pcscd.comm" 2>/dev/null <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(2)
+s.connect(sys.argv[1])  # refused (the stale socket of a killed pcscd): exit 1
+s.close()
+PY
+}
+
+our_pid() { # the pcscd this script started (with this CARDKIT_RUN_DIR), in this namespace
     local pid
     [ -f "$PID_FILE" ] || return 1
-    pid="$(cat "$PID_FILE")"
-    if alive "$pid" && grep -q pcscd "/proc/$pid/comm" 2>/dev/null; then
+    pid="$(file_pid "$PID_FILE")"
+    # A pcscd of another mount namespace (another container sharing /tmp) is alive too, but
+    # this namespace's /run/pcscd does not name it.
+    if is_pcscd "$pid" && [ "$(ipc_pid)" = "$pid" ]; then
         echo "$pid"
         return 0
     fi
@@ -105,13 +141,20 @@ stop_systemd_pcscd() {
 }
 
 check_foreign_pcscd() {
-    local pid=""
-    [ -f "$IPC_DIR/pcscd.pid" ] && pid="$(tr -dc '0-9' <"$IPC_DIR/pcscd.pid")"
-    if alive "$pid"; then
+    # Only this namespace's /run/pcscd counts: pcscd processes elsewhere (other containers,
+    # other mount namespaces) have their own socket and do not stop ours from starting.
+    local pid
+    pid="$(ipc_pid || true)"
+    if is_pcscd "$pid"; then
         die "another pcscd (pid $pid) is running, not started by this script; it owns $IPC_DIR/pcscd.comm. Stop it first (kill $pid) and run start again."
     fi
-    if command -v pgrep >/dev/null 2>&1 && pid="$(pgrep -x pcscd | head -n 1)" && [ -n "$pid" ]; then
-        die "a pcscd (pid $pid) is running, not started by this script. Stop it first (kill $pid) and run start again."
+    if socket_answers; then
+        die "a pcscd not started by this script answers on $IPC_DIR/pcscd.comm${pid:+ (pid file: $pid)}. Stop it first and run start again."
+    fi
+    local other
+    other="$(file_pid "$PID_FILE" || true)"
+    if is_pcscd "$other"; then
+        die "$RUN_DIR belongs to a pcscd (pid $other) that does not own this $IPC_DIR (another mount namespace or container): set CARDKIT_RUN_DIR to another folder."
     fi
 }
 
@@ -213,8 +256,8 @@ cmd_status() {
     local pid
     if pid="$(our_pid)"; then
         say "pcscd running (pid $pid), config $CONF_DIR"
-    elif [ -f "$IPC_DIR/pcscd.pid" ] && alive "$(tr -dc '0-9' <"$IPC_DIR/pcscd.pid")"; then
-        say "a pcscd not started by this script is running (pid $(tr -dc '0-9' <"$IPC_DIR/pcscd.pid"))"
+    elif is_pcscd "$(ipc_pid || true)" || socket_answers; then
+        say "a pcscd not started by this script is running (pid $(ipc_pid || echo '?'))"
     else
         say "not running"
         return 3
@@ -232,7 +275,8 @@ cmd_stop() {
     local pid
     if ! pid="$(our_pid)"; then
         say "not running"
-        rm -f "$PID_FILE"
+        # Keep the pid file of a pcscd that runs in another namespace with this run directory.
+        is_pcscd "$(file_pid "$PID_FILE" || true)" || rm -f "$PID_FILE"
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
@@ -247,7 +291,7 @@ cmd_stop() {
         sleep 0.2
     fi
     # pcscd removes its files on a clean exit; after SIGKILL they would block the next start.
-    if [ -f "$IPC_DIR/pcscd.pid" ] && ! alive "$(tr -dc '0-9' <"$IPC_DIR/pcscd.pid")"; then
+    if [ -f "$IPC_DIR/pcscd.pid" ] && ! is_pcscd "$(ipc_pid)"; then
         rm -f "$IPC_DIR/pcscd.comm" "$IPC_DIR/pcscd.pid"
     fi
     rm -rf "$PID_FILE" "$COUNT_FILE" "$CONF_DIR" "$DRIVER_DIR"

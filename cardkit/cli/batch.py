@@ -8,7 +8,6 @@ summary's ``complete`` says whether the whole batch (all stations) is done.
 from __future__ import annotations
 
 import importlib
-import json
 import signal
 import socket
 import sys
@@ -25,12 +24,14 @@ import click
 from cardkit.batch.journal import RECORD_STATES, Journal, JournalError, open_journal
 from cardkit.batch.report import collect, write_report
 from cardkit.batch.runner import BatchEvent, BatchSettings, PcscStation, Printer, run_batch
-from cardkit.cli.options import keys_option, password_option
+from cardkit.cli.options import keys_option, password_option, reader_option
+from cardkit.cli.render import echo_json
 from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
 from cardkit.services.pki_admin import Pki
 from cardkit.services.printing import batch_printer
+from cardkit.transport.pcsc import select_reader
 
 EXIT_INCOMPLETE = 1
 FINISHED = ("verified", "printed", "rejected")
@@ -136,7 +137,7 @@ def batch() -> None:
 @click.option("--profile", "profile_name", default="vn-cccd-2021", show_default=True)
 @keys_option("Document Signer, transport key, trust anchors")
 @password_option
-@click.option("--reader", required=True, help="PC/SC reader of this station's blank cards.")
+@reader_option(what="PC/SC reader of this station's blank cards")
 @click.option(
     "--journal",
     metavar="URL",
@@ -172,7 +173,7 @@ def run(
     profile_name: str,
     keys_dir: Path,
     password_from: str | None,
-    reader: str,
+    reader: str | None,
     journal: str | None,
     station: str | None,
     workdir: Path | None,
@@ -196,6 +197,8 @@ def run(
     vpcd reader each time the station lets go of the current one.
     """
     workdir = workdir or default_workdir(records_file)
+    # The name itself (before any password prompt): the station follows it, its id contains it.
+    reader = select_reader(reader)
     profile = load_profile(profile_name)
     secret = read_secret(password_from, "key password") if password_from else None
     pki = Pki.open(keys_dir, secret)
@@ -235,25 +238,23 @@ def run(
         counts.get(s, 0) for s in ("prepared", "personalizing", "personalized")
     ) == 0 and (settings.printer is None or counts.get("verified", 0) == 0)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "journal": opened.url,
-                    "station": settings.station,
-                    "counts": counts,
-                    "this_run": {
-                        "verified": stats.verified,
-                        "printed": stats.printed,
-                        "spoiled": stats.spoiled,
-                        "refused": stats.refused,
-                        "seconds": round(stats.seconds, 3),
-                        "journal_seconds": round(stats.journal_seconds, 3),
-                    },
-                    "stopped": stats.stopped,
-                    "complete": complete,
+        echo_json(
+            "batch.run",
+            {
+                "journal": opened.url,
+                "station": settings.station,
+                "counts": counts,
+                "this_run": {
+                    "verified": stats.verified,
+                    "printed": stats.printed,
+                    "spoiled": stats.spoiled,
+                    "refused": stats.refused,
+                    "seconds": round(stats.seconds, 3),
+                    "journal_seconds": round(stats.journal_seconds, 3),
                 },
-                indent=2,
-            )
+                "stopped": stats.stopped,
+                "complete": complete,
+            },
         )
     elif not quiet:
         summary = ", ".join(f"{counts[s]} {s}" for s in (*RECORD_STATES, "spoiled") if counts[s])
@@ -324,7 +325,10 @@ def status(journal: str | None, workdir: Path | None, batch_id: str | None, as_j
     finally:
         opened.close()
     if as_json:
-        click.echo(json.dumps({"batch": chosen, "counts": counts, "stations": stations}, indent=2))
+        echo_json(
+            "batch.status",
+            {"journal": opened.url, "batch": chosen, "counts": counts, "stations": stations},
+        )
         return
     click.echo(f"batch {chosen} ({opened.url})")
     for state in (*RECORD_STATES, "spoiled"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardkit.cli.exits import EXIT_PROBLEMS
+from cardkit.cli.render import echo_json
 from cardkit.errors import CardkitError, EncodingError
 from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys
@@ -63,14 +63,6 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
-def _json_default(value: object) -> object:
-    if isinstance(value, bytes):
-        return value.hex().upper()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def _lds_paths(path: Path) -> list[Path]:
     """The files to decode: ``path`` itself, or a folder's files (a card image's manifest and
     sealed secrets are not LDS files and are left out)."""
@@ -110,8 +102,8 @@ def dump(path: Path, as_json: bool) -> None:
     order = {spec.name: i for i, spec in enumerate(files.ALL_FILES)}
     results.sort(key=lambda e: (order.get(str(e.get("file")), len(order)), str(e["path"])))
 
-    if as_json:
-        click.echo(json.dumps(results, ensure_ascii=False, indent=2, default=_json_default))
+    if as_json:  # a list of files, whether PATH is one file or a folder
+        echo_json("lds.dump", {"path": str(path), "files": results})
     else:
         for entry in results:
             if "error" in entry:

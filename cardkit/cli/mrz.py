@@ -7,11 +7,11 @@ which is what it is asked for.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 
 import click
 
+from cardkit.cli.render import echo_json
 from cardkit.encoding.mrz import (
     Td1,
     Td3,
@@ -43,10 +43,9 @@ def _render(mrz: Td1 | Td3, as_json: bool) -> None:
         out: dict[str, object] = {
             "format": "TD1" if isinstance(mrz, Td1) else "TD3",
             "lines": list(mrz.lines),
+            "vn_id_number": mrz.vn_id_number if isinstance(mrz, Td1) else None,
         }
-        if isinstance(mrz, Td1):
-            out["vn_id_number"] = mrz.vn_id_number
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        echo_json("mrz.build", out)
     else:
         click.echo(str(mrz))
 
@@ -195,15 +194,9 @@ def check_command(source: str, as_json: bool) -> None:
     if not problems:
         kind = "TD1" if isinstance(parse_mrz(text), Td1) else "TD3"
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "valid": not problems,
-                    "format": kind,
-                    "problems": [p.as_dict() for p in problems],
-                },
-                indent=2,
-            )
+        echo_json(
+            "mrz.check",
+            {"valid": not problems, "format": kind, "problems": [p.as_dict() for p in problems]},
         )
     elif problems:
         for problem in problems:

@@ -127,3 +127,17 @@ def policy_options(function: F) -> F:
     ):
         function = option(function)
     return function
+
+
+def reader_option(dest: str = "reader", *, what: str = "PC/SC reader") -> Callable[[F], F]:
+    """``--reader READER``, the same in every command that opens a card (passed on as
+    ``dest``, ``None`` when left out): resolved by :func:`cardkit.transport.readers.resolve_reader`
+    (exact name, case-insensitive part of it, or the index ``cardkit readers`` prints)."""
+    return click.option(
+        "--reader",
+        dest,
+        metavar="READER",
+        default=None,
+        help=f"{what}: its name, a part of it (any case) or its index in `cardkit readers`; "
+        "may be left out when only one reader is connected.",
+    )

@@ -8,7 +8,6 @@ errors — a card pulled mid-way is reported with the step it was at.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 import click
 
 from cardkit.cli.exits import EXIT_PROBLEMS
-from cardkit.cli.options import keys_option, password_option
+from cardkit.cli.options import keys_option, password_option, reader_option
+from cardkit.cli.render import echo_json
 from cardkit.errors import CardkitError, KeyStoreError
 from cardkit.pki.keystore.transport import TransportKey, open_transport_key
 from cardkit.pki.secrets import read_secret
@@ -85,7 +85,7 @@ def _wait_for_removal(reader: str, timeout: float) -> None:
 
 @click.command("personalize")
 @click.argument("card_image", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--reader", required=True, help="PC/SC reader name, e.g. 'Virtual PCD 00 00'.")
+@reader_option(what="PC/SC reader of the blank cards")
 @keys_option("its transport key unseals the chip secrets")
 @password_option
 @click.option(
@@ -99,7 +99,7 @@ def _wait_for_removal(reader: str, timeout: float) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON result for scripts.")
 def personalize_command(
     card_image: Path,
-    reader: str,
+    reader: str | None,
     keys_dir: Path,
     password_from: str | None,
     trust: Path | None,
@@ -125,7 +125,7 @@ def personalize_command(
 
 def _run(
     card_image: Path,
-    reader: str,
+    reader: str | None,
     keys_dir: Path,
     password_from: str | None,
     trust_dir: Path | None,
@@ -133,11 +133,13 @@ def _run(
     yes: bool,
     as_json: bool,
 ) -> int:
-    from cardkit.transport.pcsc import open_reader
+    from cardkit.transport.pcsc import open_reader, select_reader
 
     if not yes and not sys.stdin.isatty():
         # Nobody can answer "lock this card?": refuse at once, before any password or card.
         raise click.UsageError("pass --yes to write without asking (no terminal to confirm on)")
+    # The name itself: the prompt shows it and _wait_for_removal follows it between cards.
+    reader = select_reader(reader)
     folders = image_folders(card_image)
     images = [read_card_image(folder) for folder in folders]
     key = _transport_key(keys_dir, password_from)
@@ -162,8 +164,7 @@ def _run(
         results.append(result)
         if not as_json:
             click.echo(_summary(result))
-    if as_json:
-        described = [r.describe() for r in results]
-        click.echo(json.dumps(described[0] if len(described) == 1 else described, indent=2))
+    if as_json:  # a list, whether CARD_IMAGE is one card image or a batch of them
+        echo_json("personalize", {"cards": [r.describe() for r in results]})
     sys.stdout.flush()
     return 0 if all(r.status == "ok" for r in results) else EXIT_PROBLEMS

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import get_args
@@ -12,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from cardkit.cli.exits import EXIT_PROBLEMS
+from cardkit.cli.render import echo_json
 from cardkit.errors import PkiError
 from cardkit.pki.crl import Reason
 from cardkit.pki.lint import lint_certificate
@@ -287,7 +287,7 @@ def show(file: Path, as_json: bool) -> None:
             "sha256": cert.fingerprint(hashes.SHA256()).hex(),
         }
     if as_json:
-        click.echo(json.dumps(info, indent=2, default=str))
+        echo_json("pki.show", {"file": str(file), **info})
     else:
         for key, value in info.items():
             click.echo(f"{key}: {value}")
@@ -318,7 +318,17 @@ def lint(file: Path, kind: str, as_json: bool) -> None:
     findings = lint_certificate(cert, kind)  # type: ignore[arg-type]
     errors = sum(1 for f in findings if f.severity == "error")
     if as_json:
-        click.echo(json.dumps([f.__dict__ for f in findings], indent=2))
+        echo_json(
+            "pki.lint",
+            {
+                "file": str(file),
+                "kind": kind,
+                "conforms": not errors,
+                "errors": errors,
+                "warnings": len(findings) - errors,
+                "findings": [f.__dict__ for f in findings],
+            },
+        )
     for finding in [] if as_json else findings:
         click.echo(f"{finding.severity:<7} {finding.rule}: {finding.message} ({finding.clause})")
     if not as_json and not errors:

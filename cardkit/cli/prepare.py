@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -14,7 +13,7 @@ import click
 from cardkit.cli.exits import EXIT_PROBLEMS
 from cardkit.cli.inspection import load_inspection_inputs
 from cardkit.cli.options import keys_option, password_option, policy_options, trust_options
-from cardkit.cli.render import check_table, verdict_line
+from cardkit.cli.render import check_table, echo_json, verdict_line
 from cardkit.pki.secrets import read_secret
 from cardkit.profile import load_profile
 from cardkit.report import Verdict
@@ -82,16 +81,14 @@ def prepare(
             bar.__exit__(None, None, None)
 
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "out": str(out_dir),
-                    "counts": {s: summary.count(s) for s in STATUSES},
-                    "records": [o.__dict__ for o in summary.outcomes],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        echo_json(
+            "prepare",
+            {
+                "file": str(records_file),
+                "out": str(out_dir),
+                "counts": {s: summary.count(s) for s in STATUSES},
+                "records": [{**o.__dict__, "problems": list(o.problems)} for o in summary.outcomes],
+            },
         )
     else:
         for outcome in summary.outcomes:
@@ -144,7 +141,8 @@ def verify_files_command(
         raise click.UsageError(f"no card image or LDS files found in {path}")
     emit: Callable[[str], None] = click.echo
     if as_json:
-        emit(json.dumps([{"path": str(r.path), **r.report.to_dict()} for r in results], indent=2))
+        cards = [{"path": str(r.path), **r.report.to_dict()} for r in results]
+        echo_json("verify-files", {"path": str(path), "cards": cards})
     else:
         for result in results:
             emit(verdict_line(str(result.path), result.report))

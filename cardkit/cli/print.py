@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from cardkit.cli.exits import EXIT_PROBLEMS
+from cardkit.cli.render import echo_json
 from cardkit.services.printing import print_path
 
 
@@ -62,18 +62,15 @@ def print_command(
         today=day,
     )
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "pdf": str(summary.pdf),
-                    "pages": summary.pages,
-                    "printed": list(summary.printed),
-                    "pngs": [str(p) for p in summary.pngs],
-                    "skipped": [s.__dict__ for s in summary.skipped],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        echo_json(
+            "print",
+            {
+                "pdf": str(summary.pdf),
+                "pages": summary.pages,
+                "printed": list(summary.printed),
+                "pngs": [str(p) for p in summary.pngs],
+                "skipped": [{**s.__dict__, "problems": list(s.problems)} for s in summary.skipped],
+            },
         )
     else:
         for skipped in summary.skipped:

@@ -15,21 +15,19 @@ MRZ): a mistyped key, not a forgery, and the line names neither the key nor a st
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import click
 
-from cardkit.cli.options import access_key_options
+from cardkit.cli.options import access_key_options, reader_option
+from cardkit.cli.render import envelope, json_text
 from cardkit.errors import KeyStoreError
 from cardkit.pki.secrets import SecretSource, warn_if_shared
 from cardkit.services.read import AccessKey, CardRead, read_card
-from cardkit.transport.connection import Connection
 from cardkit.transport.pcsc import open_reader
 from cardkit.transport.trace import TracingConnection
-from cardkit.transport.wrappers import GetResponseConnection
 
 SUMMARY_FILE = "read.json"
 
@@ -99,12 +97,13 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def save_read(result: CardRead, out: Path) -> dict[str, object]:
-    """Write every file as ``<name>.bin`` and the summary ``read.json`` into ``out``."""
+    """Write every file as ``<name>.bin`` and the summary ``read.json`` (a ``cardkit.read``
+    document, docs/SCHEMAS.md) into ``out``; the summary is returned."""
     out.mkdir(parents=True, exist_ok=True)
     for spec, data in result.files.items():
         _write_private(out / f"{spec.name}.bin", data)
-    summary = result.describe()
-    _write_private(out / SUMMARY_FILE, (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+    summary = envelope("read", {"out": str(out), **result.describe()})
+    _write_private(out / SUMMARY_FILE, (json_text(summary) + "\n").encode("utf-8"))
     return summary
 
 
@@ -132,7 +131,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
 
 
 @click.command("read")
-@click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
+@reader_option("reader_name")
 @access_key_options
 @click.option(
     "--out",
@@ -150,7 +149,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
     help="Seconds to wait for the reader and a card.",
 )
 def read(
-    reader_name: str,
+    reader_name: str | None,
     mrz_from: str | None,
     doc_number: str | None,
     dob: str | None,
@@ -167,16 +166,14 @@ def read(
     "--mrz-from file:mrz.txt" from a file, "--can-from env:CARD_CAN" from the environment.
     """
     key = _access_key(mrz_from, doc_number, dob, expiry, can_from)
+    # open_reader's connection does GET RESPONSE (61xx) and wrong Le (6Cxx) itself over T=0.
     with open_reader(reader_name, timeout=timeout) as pcsc:
-        connection: Connection = pcsc
-        if pcsc.protocol == "T=0":
-            connection = GetResponseConnection(pcsc)
         # T=0 carries no extended-length APDU without ENVELOPE: read with short APDUs there.
         extended = False if pcsc.protocol == "T=0" else None
-        result = read_card(TracingConnection(connection), key, extended_length=extended)
+        result = read_card(TracingConnection(pcsc), key, extended_length=extended)
     summary = save_read(result, out)
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json_text(summary))
         return
     for line in _summary_lines(result, out):
         click.echo(line)

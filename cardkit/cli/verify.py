@@ -6,6 +6,12 @@ spec (``--mrz-from`` / ``--can-from``: ``prompt``, ``stdin`` or ``-``, ``env:VAR
 card: ``prompt`` asks each time, a file is re-read (a document scanner can write it), and
 standard input gives one line per card (the MRZ on one line, or the CAN).
 
+``--watch`` is made for a checkpoint screen: one line per card — verdict, name, ID number and
+the checks that decided it (:func:`cardkit.cli.render.card_line`), or the access-denied
+message — and the full table with ``--details``. ``--json`` prints one ``cardkit.verify``
+object per card, one per line (JSON Lines; ``cardkit.verify.error`` for a card that could not
+be inspected at all; docs/SCHEMAS.md).
+
 ``--photo-out FILE`` saves the face. The chip's bytes are written unchanged when the extension
 matches the chip's format (``.jpg``/``.jpeg`` for JPEG, ``.jp2`` for JPEG 2000); any other
 extension (``.png`` …) converts the image with Pillow — the way to get a JPEG 2000 face
@@ -20,8 +26,8 @@ then exits 0.
 
 from __future__ import annotations
 
+import datetime
 import io
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,32 +36,20 @@ import click
 
 from cardkit.cli.exits import EXIT_CARD, EXIT_OK, EXIT_PROBLEMS, exit_code_for
 from cardkit.cli.inspection import load_inspection_inputs
-from cardkit.cli.options import access_key_options, policy_options, trust_options
+from cardkit.cli.options import access_key_options, policy_options, reader_option, trust_options
 from cardkit.cli.read import _access_key, _read_mrz, _source
-from cardkit.cli.render import check_table, verdict_line
+from cardkit.cli.render import card_line, check_table, echo_json, error_line, verdict_line
 from cardkit.errors import CardkitError, ImageError, KeyStoreError
 from cardkit.report import Verdict
+from cardkit.services.person import PersonalData, Sex
 from cardkit.services.read import AccessKey
 from cardkit.services.verify import Face, Inspection, verify_card, watch_reader
-from cardkit.transport.connection import Connection
-from cardkit.transport.pcsc import open_reader
-from cardkit.transport.wrappers import GetResponseConnection
+from cardkit.transport.pcsc import open_reader, select_reader
 
 EXIT_VALID, EXIT_INVALID = EXIT_OK, EXIT_PROBLEMS
 
 _AS_IS = {"jpeg": (".jpg", ".jpeg"), "jpeg2000": (".jp2", ".j2k", ".jpf")}
-_PERSON_LABELS = (
-    ("full_name", "name"),
-    ("id_number", "ID number"),
-    ("document_number", "document number"),
-    ("date_of_birth", "date of birth"),
-    ("sex", "sex"),
-    ("nationality", "nationality"),
-    ("place_of_origin", "place of origin"),
-    ("place_of_residence", "place of residence"),
-    ("date_of_issue", "date of issue"),
-    ("date_of_expiry", "date of expiry"),
-)
+_SEX_WORDS = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.UNSPECIFIED: "unspecified"}
 
 
 def save_face(face: Face, path: Path) -> Path:
@@ -86,8 +80,7 @@ def _lines(inspection: Inspection, photo: Path | None) -> list[str]:
     person = inspection.person
     if person is not None:
         lines.append(f"holder (from {person.source}):")
-        for attr, label in _PERSON_LABELS:
-            value = getattr(person, attr)
+        for label, value in _person_rows(person):
             if value:
                 lines.append(f"  {label:<20} {value}")
     if inspection.face is not None:
@@ -95,6 +88,35 @@ def _lines(inspection: Inspection, photo: Path | None) -> list[str]:
         where = f", saved to {photo}" if photo is not None else ""
         lines.append(f"face: {face.format} {face.width}×{face.height}{where}")
     return lines
+
+
+def _person_rows(person: PersonalData) -> list[tuple[str, str | None]]:
+    """The holder's details for the terminal: dates ISO 8601, or the chip's text marked when it
+    is not a date."""
+
+    def day(value: datetime.date | None, raw: str | None) -> str | None:
+        if value is not None:
+            return value.isoformat()
+        return f"{raw} (not a date)" if raw else None
+
+    sex = _SEX_WORDS[person.sex] if person.sex is not None else person.sex_raw
+    expiry = (
+        "does not expire"
+        if person.never_expires
+        else day(person.date_of_expiry, person.date_of_expiry_raw)
+    )
+    return [
+        ("name", person.full_name),
+        ("ID number", person.id_number),
+        ("document number", person.document_number),
+        ("date of birth", day(person.date_of_birth, person.date_of_birth_raw)),
+        ("sex", sex),
+        ("nationality", person.nationality),
+        ("place of origin", person.place_of_origin),
+        ("place of residence", person.place_of_residence),
+        ("date of issue", day(person.date_of_issue, person.date_of_issue_raw)),
+        ("date of expiry", expiry),
+    ]
 
 
 def _line_key(kind: str, line: str) -> AccessKey:
@@ -158,7 +180,7 @@ def _access_key_check(
 
 
 @click.command("verify")
-@click.option("--reader", "reader_name", required=True, help="PC/SC reader name, exactly.")
+@reader_option("reader_name")
 @access_key_options
 @trust_options
 @policy_options
@@ -171,7 +193,12 @@ def _access_key_check(
     help="Save the face: .jpg/.jp2 as on the chip, other extensions (.png) converted.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--watch", is_flag=True, help="Verify each card placed on the reader until Ctrl-C.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Verify each card placed on the reader until Ctrl-C: one line per card.",
+)
+@click.option("--details", is_flag=True, help="With --watch: every check of every card.")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0),
@@ -180,7 +207,7 @@ def _access_key_check(
     help="Seconds to wait for the reader and a card (not with --watch).",
 )
 def verify(
-    reader_name: str,
+    reader_name: str | None,
     mrz_from: str | None,
     doc_number: str | None,
     dob: str | None,
@@ -198,6 +225,7 @@ def verify(
     as_json: bool,
     watch: bool,
     timeout: float,
+    details: bool,
 ) -> None:
     """Inspect a chip ID card: PACE or BAC, passive authentication to a trusted CSCA (the SOD
     signer must be a Document Signer the CSCA issued directly), the algorithm policy, chip and
@@ -205,6 +233,17 @@ def verify(
     DG13/DG1/QR consistency, expiry and deny list. The verdict first, then every check, then
     the holder's details. VALID only when every check the specification and the profile
     require has passed.
+
+    With --watch, every card placed on the reader is verified in turn until Ctrl-C (exit 0):
+    one line per card (verdict, name, ID number, the checks that decided it; a refused CAN/MRZ
+    is its own line and the loop goes on), every check with --details, one JSON object per
+    line with --json. The CAN/MRZ is read again for every card:
+
+    \b
+      prompt        asked for each card
+      stdin (or -)  one line per card: the CAN, or the MRZ on one line
+      file:PATH     re-read for each card (a document scanner can write it)
+      env:VAR       the same key for every card (so are --doc-number/--dob/--expiry)
 
     Exit code 0 VALID, 1 INVALID or INCOMPLETE, 2 usage error or unusable input (checked
     before any card is read), 3 reader or card error, or access denied: the chip refuses the
@@ -218,22 +257,21 @@ def verify(
 
         def inspect_once(wait: float) -> Inspection:
             key = keys.next()
+            # Over T=0 open_reader's connection does GET RESPONSE (61xx) and 6Cxx itself.
             with open_reader(reader_name, timeout=wait) as pcsc:
-                connection: Connection = pcsc
-                if pcsc.protocol == "T=0":
-                    connection = GetResponseConnection(pcsc)
                 extended = False if pcsc.protocol == "T=0" else None
                 return verify_card(
-                    connection, key, inputs.trust, qr=qr, deny_list=inputs.deny_list,
+                    pcsc, key, inputs.trust, qr=qr, deny_list=inputs.deny_list,
                     extended_length=extended, profile=inputs.profile, policy=inputs.policy,
                     require_crl=inputs.require_crl,
                 )  # fmt: skip
 
         if not watch:
             inspection = inspect_once(timeout)
-            _emit(inspection, photo_out, as_json)
+            _emit(inspection, _save(inspection, photo_out), as_json)
             raise SystemExit(_exit_code(inspection))
-        _watch(reader_name, lambda: inspect_once(2.0), photo_out, as_json)
+        reader_name = select_reader(reader_name)  # followed by name while cards come and go
+        _watch(reader_name, lambda: inspect_once(2.0), photo_out, as_json, details)
     except CardkitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exit_code_for(exc)) from None
@@ -245,31 +283,50 @@ def _exit_code(inspection: Inspection) -> int:
     return EXIT_VALID if inspection.verdict is Verdict.VALID else EXIT_INVALID
 
 
-def _emit(inspection: Inspection, photo_out: Path | None, as_json: bool) -> None:
-    if inspection.access_denied:
-        # One line a person acts on (the same as `cardkit read`), after the verdict.
-        denied = inspection.report.get("chip.access")
-        if as_json:
-            click.echo(json.dumps(inspection.describe(), ensure_ascii=False))
-        else:
-            click.echo(verdict_line("card", inspection.report))
-        click.echo(f"error: {denied.detail if denied else 'access denied'}", err=True)
-        return
-    saved: Path | None = None
-    if photo_out is not None and inspection.face is not None:
-        saved = save_face(inspection.face, photo_out)
+def _save(inspection: Inspection, photo_out: Path | None) -> Path | None:
+    """Save the face when asked and there is one; the path written."""
+    if photo_out is None or inspection.face is None or inspection.access_denied:
+        return None
+    return save_face(inspection.face, photo_out)
+
+
+def _denied(inspection: Inspection) -> str | None:
+    """The one line a person acts on when the chip refused the CAN/MRZ (as ``cardkit read``)."""
+    if not inspection.access_denied:
+        return None
+    check = inspection.report.get("chip.access")
+    return check.detail if check is not None else "access denied"
+
+
+def _emit(inspection: Inspection, saved: Path | None, as_json: bool, *, card: int = 1) -> None:
+    """One inspection in full: the ``cardkit.verify`` JSON object (on one line: JSON Lines in
+    watch mode), or the verdict, the check table, the holder and the face."""
+    denied = _denied(inspection)
     if as_json:
-        out = inspection.describe()
-        out["photo"] = str(saved) if saved is not None else None
-        click.echo(json.dumps(out, ensure_ascii=False))
-        return
-    for line in _lines(inspection, saved):
-        click.echo(line)
+        echo_json(
+            "verify",
+            {"card": card, **inspection.describe(), "photo": str(saved) if saved else None},
+            line=True,
+        )
+    elif denied is not None:
+        click.echo(verdict_line("card", inspection.report))
+    else:
+        for line in _lines(inspection, saved):
+            click.echo(line)
+    if denied is not None:
+        click.echo(f"error: {denied}", err=True)
 
 
 def _watch(
-    reader: str, inspect: Callable[[], Inspection], photo_out: Path | None, as_json: bool
+    reader: str,
+    inspect: Callable[[], Inspection],
+    photo_out: Path | None,
+    as_json: bool,
+    details: bool,
 ) -> None:
+    """The checkpoint loop (module docstring): one line per card, or ``--details`` / ``--json``
+    in full; a card's failure (no inspection, access denied, a face that cannot be saved) is
+    reported and the loop goes on."""
     count = 0
 
     def report(result: Inspection | Exception) -> None:
@@ -278,30 +335,61 @@ def _watch(
         if isinstance(result, Exception):
             what = str(result) if isinstance(result, CardkitError) else repr(result)
             if as_json:
-                click.echo(json.dumps({"card": count, "error": what}))
+                echo_json("verify.error", {"card": count, "error": what}, line=True)
             else:
-                click.echo(f"card {count}: error: {what}")
+                click.echo(error_line(what) if not details else f"card {count}: error: {what}")
             return
         target = _numbered(photo_out, count) if photo_out is not None else None
+        saved: Path | None = None
         try:
-            if not as_json:
-                click.echo(f"--- card {count}")
-            _emit(result, target, as_json)
+            saved = _save(result, target)
         except CardkitError as exc:  # e.g. the photo cannot be written: the loop goes on
             click.echo(f"card {count}: error: {exc}", err=True)
+        if as_json:
+            _emit(result, saved, as_json, card=count)
+        elif details:
+            click.echo(f"--- card {count}")
+            _emit(result, saved, as_json, card=count)
+        else:
+            person = result.person
+            click.echo(
+                card_line(
+                    result.report,
+                    name=person.full_name if person is not None else None,
+                    number=_number(person),
+                    denied=_denied(result),
+                    photo=saved,
+                )
+            )
+        sys.stdout.flush()
+
+    shown: set[str] = set()
 
     def event(name: str) -> None:
-        if not as_json:
-            messages = {
-                "waiting": f"waiting for a card in {reader} (Ctrl-C to stop)",
-                "removed": "card removed",
-                "pcscd unavailable": "PC/SC unavailable (is pcscd running?); retrying",
-            }
-            if name in messages:
-                click.echo(messages[name], err=True)
+        if as_json:
+            return
+        messages = {
+            "waiting": f"waiting for a card in {reader} (Ctrl-C to stop)",
+            "removed": "card removed",
+            "pcscd unavailable": "PC/SC unavailable (is pcscd running?); retrying",
+        }
+        # One line per card on the screen: without --details the waiting message is shown
+        # once and removals are not announced.
+        if name not in messages or (not details and (name == "removed" or name in shown)):
+            return
+        if name == "waiting":
+            shown.add(name)
+        click.echo(messages[name], err=True)
 
     try:
         watch_reader(reader, inspect, report, on_event=event)
     except KeyboardInterrupt:
         click.echo(f"stopped after {count} card(s)", err=True)
         raise SystemExit(EXIT_VALID) from None
+
+
+def _number(person: PersonalData | None) -> str | None:
+    """The holder's 12-digit ID number, else the document number (a foreign TD1 or TD3)."""
+    if person is None:
+        return None
+    return person.id_number or person.document_number

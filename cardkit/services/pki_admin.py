@@ -61,6 +61,7 @@ def crl_url(country: str) -> str:
     ``.invalid`` domain (RFC 2606), so nothing is ever fetched from the real world."""
     return f"http://pki.invalid/{country.lower()}/csca.crl"
 
+
 StoreKind = Literal["file", "p12", "jks", "pkcs11"]
 
 

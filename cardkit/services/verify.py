@@ -94,6 +94,7 @@ from cardkit.records.model import NO_EXPIRY_TEXT
 from cardkit.records.qr import QrPayload
 from cardkit.report import Check, Report, Status, Verdict
 from cardkit.services.denylist import DenyList
+from cardkit.services.person import PersonalData, Sex
 from cardkit.services.read import STEP_CA, AccessKey, CardRead, Rng, read_card
 from cardkit.transport.connection import Connection
 
@@ -101,6 +102,7 @@ __all__ = [
     "Face",
     "Inspection",
     "PersonalData",
+    "Sex",
     "content_checks",
     "verify_card",
     "watch_reader",
@@ -129,39 +131,6 @@ FaceFormat = Literal["jpeg", "jpeg2000"]
 
 
 # --- The result ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PersonalData:
-    """The holder's details as the chip states them: from DG13 when it was read and decoded
-    (``source`` ``"DG13"``), else from DG1's MRZ (``"DG1"``, transliterated, dates ``YYMMDD``).
-    Fields the source does not carry are ``None``."""
-
-    source: Literal["DG13", "DG1"]
-    id_number: str | None = None
-    document_number: str | None = None
-    full_name: str | None = None
-    date_of_birth: str | None = None
-    sex: str | None = None
-    nationality: str | None = None
-    ethnicity: str | None = None
-    religion: str | None = None
-    place_of_origin: str | None = None
-    place_of_residence: str | None = None
-    identifying_marks: str | None = None
-    date_of_issue: str | None = None
-    date_of_expiry: str | None = None
-    old_id_number: str | None = None
-
-    def __repr__(self) -> str:  # personal data: not in logs by accident
-        return f"PersonalData(source={self.source!r}, <redacted>)"
-
-    def describe(self) -> dict[str, object]:
-        return {
-            name: getattr(self, name)
-            for name in self.__dataclass_fields__
-            if getattr(self, name) is not None
-        }
 
 
 @dataclass(frozen=True)
@@ -265,39 +234,14 @@ def _mrz_name_field(mrz: Td1 | Td3) -> str:
     return mrz.lines[0][5:]
 
 
-def _person(decoded: _Decoded) -> PersonalData | None:
-    dg13, dg1 = decoded.dg13, decoded.dg1
-    if dg13 is not None:
-        return PersonalData(
-            source="DG13",
-            id_number=dg13.id_number,
-            document_number=dg1.mrz.document_number if dg1 is not None else None,
-            full_name=dg13.full_name,
-            date_of_birth=dg13.date_of_birth,
-            sex=dg13.sex,
-            nationality=dg13.nationality,
-            ethnicity=dg13.ethnicity,
-            religion=dg13.religion,
-            place_of_origin=dg13.place_of_origin,
-            place_of_residence=dg13.place_of_residence,
-            identifying_marks=dg13.identifying_marks,
-            date_of_issue=dg13.date_of_issue,
-            date_of_expiry=dg13.date_of_expiry,
-            old_id_number=dg13.old_id_number,
-        )
-    if dg1 is not None:
-        mrz = dg1.mrz
-        name = " ".join(p for p in (mrz.primary_identifier, mrz.secondary_identifier) if p)
-        return PersonalData(
-            source="DG1",
-            id_number=mrz.vn_id_number if isinstance(mrz, Td1) else None,
-            document_number=mrz.document_number,
-            full_name=name,
-            date_of_birth=mrz.date_of_birth,
-            sex=mrz.sex,
-            nationality=mrz.nationality,
-            date_of_expiry=mrz.date_of_expiry,
-        )
+def _person(
+    decoded: _Decoded, today: datetime.date, profile: Profile | None
+) -> PersonalData | None:
+    """DG13's details when it decoded, else DG1's (:mod:`cardkit.services.person`)."""
+    if decoded.dg13 is not None:
+        return PersonalData.from_dg13(decoded.dg13, decoded.dg1)
+    if decoded.dg1 is not None:
+        return PersonalData.from_dg1(decoded.dg1, today=today, no_expiry=_mrz_no_expiry(profile))
     return None
 
 
@@ -1163,7 +1107,7 @@ def _inspect(
         checks.extend(_profile_chip_checks(chosen, read, checks))
     return Inspection(
         report=Report(tuple(checks)),
-        person=_person(decoded),
+        person=_person(decoded, day, chosen),
         face=_face(decoded),
         access=read.access,
         apdu_count=read.apdu_count,

@@ -11,13 +11,23 @@ libpcsclite, and so that tests can substitute a fake binding (``monkeypatch.seta
 "_scard", lambda: fake)``). The real pcscd + vpcd path (readers such as "Virtual PCD 00 00") is
 exercised by the integration tests of the emulator.
 
-Over T=0 the reader passes case-4 commands as case 3 and the card answers ``61xx``: wrap the
-connection in :class:`cardkit.transport.wrappers.GetResponseConnection` when :attr:`protocol`
-is ``"T=0"``.
+Readers are chosen by what people type (:mod:`cardkit.transport.readers`): the exact name, a
+case-insensitive part of it, or the index ``cardkit readers`` prints.
+
+Over T=0 the reader passes case-4 commands as case 3 and the card answers ``61xx``, or ``6Cxx``
+to a wrong Le (ISO/IEC 7816-3 §12.2, T=0 cases 2 and 4): a T=0 :class:`PcscConnection` handles
+both itself, through :class:`cardkit.transport.wrappers.GetResponseConnection`, so every
+caller of :func:`open_reader` sees whole responses.
+
+Failures are one line a person acts on ("the card was removed from <reader> — place it
+again", "the reader <name> was unplugged", "pcscd is not running: start it with ..."); the
+PC/SC code is kept out of the message, in :attr:`PcscError.pcsc_code`, logged at debug level
+(``cardkit --verbose``) and attached to the exception as a note (shown in tracebacks).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,14 +36,35 @@ from typing import Any, Literal
 
 from cardkit.errors import EncodingError, TransportError
 from cardkit.transport.apdu import Command, Response
+from cardkit.transport.readers import (
+    NO_READERS,
+    AmbiguousReaderError,
+    ReaderNotFoundError,
+    resolve_reader,
+)
+from cardkit.transport.wrappers import GetResponseConnection
 
 __all__ = [
+    "NO_PCSCD",
+    "NO_READERS",
+    "AmbiguousReaderError",
     "PcscConnection",
+    "PcscError",
+    "ReaderNotFoundError",
     "ReaderStatus",
     "list_readers",
     "open_reader",
     "reader_statuses",
+    "resolve_reader",
+    "select_reader",
 ]
+
+_log = logging.getLogger(__name__)
+
+NO_PCSCD = (
+    "pcscd is not running: start it with `systemctl start pcscd` "
+    "(or scripts/virtual-reader.sh start for the emulator)"
+)
 
 # pcscd polls its readers for card insertion every ~400 ms (DOMAIN.md §8), so a card that was
 # just put on a reader (or a vpcd card that just connected) is not visible at once: retry.
@@ -64,39 +95,102 @@ def _is(sc: Any, hresult: int, *names: str) -> bool:
     return any(_u32(hresult) == _u32(getattr(sc, name)) for name in names)
 
 
-def _pcsc_message(sc: Any, hresult: int) -> str:
+def _pcsc_text(sc: Any, hresult: int) -> str:
+    """pcsc-lite's own words for ``hresult`` (pcsc_stringify_error), without the code."""
     try:
         text = str(sc.SCardGetErrorMessage(hresult)).strip().rstrip(".")
-    except Exception:  # a binding without messages must not hide the code
-        text = "PC/SC error"
-    return f"{text} (0x{_u32(hresult):08X})"
+    except Exception:  # a binding without messages
+        text = ""
+    return text or "PC/SC error"
 
 
 _NO_SERVICE = ("SCARD_E_NO_SERVICE", "SCARD_E_SERVICE_STOPPED")
 _NO_CARD = ("SCARD_E_NO_SMARTCARD", "SCARD_W_REMOVED_CARD")
+# A card pulled out (or swapped) while connected: removed, or reset behind our back (with an
+# exclusive connection no other application can reset the card, so a reset means it was taken
+# out and put back). During SCardTransmit, pcsc-lite answers SCARD_E_NOT_TRANSACTED when the
+# card leaves mid-APDU (seen with vpcd: then SCARD_W_REMOVED_CARD for the next one).
+_REMOVED = (*_NO_CARD, "SCARD_W_RESET_CARD")
+_REMOVED_IN_TRANSMIT = (*_REMOVED, "SCARD_E_NOT_TRANSACTED")
 _READER_GONE = ("SCARD_E_UNKNOWN_READER", "SCARD_E_READER_UNAVAILABLE")
 _MUTE = ("SCARD_W_UNRESPONSIVE_CARD", "SCARD_W_UNPOWERED_CARD")
+# Names looked up for PcscError.pcsc_name (the result codes of PC/SC part 5, as pcsc-lite has them).
+_CODE_NAMES = (
+    *_NO_SERVICE,
+    *_REMOVED_IN_TRANSMIT,
+    *_READER_GONE,
+    *_MUTE,
+    "SCARD_E_SHARING_VIOLATION",
+    "SCARD_E_PROTO_MISMATCH",
+    "SCARD_E_NO_READERS_AVAILABLE",
+    "SCARD_E_INVALID_HANDLE",
+    "SCARD_E_TIMEOUT",
+    "SCARD_E_CANCELLED",
+    "SCARD_E_INSUFFICIENT_BUFFER",
+    "SCARD_E_NOT_READY",
+    "SCARD_F_COMM_ERROR",
+    "SCARD_F_INTERNAL_ERROR",
+    "SCARD_F_UNKNOWN_ERROR",
+    "SCARD_E_UNSUPPORTED_FEATURE",
+)
 
 
-def _error(sc: Any, hresult: int, reader: str, action: str) -> TransportError:
-    """Map a failing PC/SC call on an open card to a TransportError saying what happened."""
-    if _is(sc, hresult, *_NO_CARD):
-        return TransportError(f"card removed from {reader}", reader=reader)
-    if _is(sc, hresult, *_READER_GONE):
-        return TransportError(f"reader {reader} is gone", reader=reader)
-    if _is(sc, hresult, *_NO_SERVICE):
-        return TransportError(
-            f"the PC/SC service stopped while using {reader} (is pcscd running?)", reader=reader
-        )
-    if _is(sc, hresult, "SCARD_W_RESET_CARD"):
-        return TransportError(f"card in {reader} was reset by another application", reader=reader)
-    if _is(sc, hresult, *_MUTE):
-        return TransportError(f"card in {reader} does not respond", reader=reader)
-    if _is(sc, hresult, "SCARD_E_SHARING_VIOLATION"):
-        return TransportError(f"reader {reader} is in use by another application", reader=reader)
-    return TransportError(
-        f"{action} on {reader} failed: {_pcsc_message(sc, hresult)}", reader=reader
-    )
+def _code_name(sc: Any, hresult: int) -> str | None:
+    for name in _CODE_NAMES:
+        value = getattr(sc, name, None)
+        if isinstance(value, int) and _u32(value) == _u32(hresult):
+            return name
+    return None
+
+
+class PcscError(TransportError):
+    """A TransportError caused by a failing PC/SC call: ``pcsc_code`` is its result code
+    (unsigned, e.g. 0x80100069), ``pcsc_name`` the constant's name when known
+    ("SCARD_W_REMOVED_CARD"). Neither is in the message, which says what happened in words; the
+    code is for ``--verbose``: logged at debug level and added as a note (tracebacks)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reader: str | None = None,
+        pcsc_code: int,
+        pcsc_name: str | None = None,
+    ) -> None:
+        self.pcsc_code = _u32(pcsc_code)
+        self.pcsc_name = pcsc_name
+        super().__init__(message, reader=reader)
+        self.add_note(f"PC/SC code {self.describe_code()}")
+
+    def describe_code(self) -> str:
+        """``"0x80100069 (SCARD_W_REMOVED_CARD)"``."""
+        name = f" ({self.pcsc_name})" if self.pcsc_name else ""
+        return f"0x{self.pcsc_code:08X}{name}"
+
+
+def _pcsc_error(sc: Any, hresult: int, message: str, reader: str | None = None) -> PcscError:
+    error = PcscError(message, reader=reader, pcsc_code=hresult, pcsc_name=_code_name(sc, hresult))
+    _log.debug("%s: PC/SC code %s", message, error.describe_code())
+    return error
+
+
+def _error(
+    sc: Any, hresult: int, reader: str, action: str, *, transmitting: bool = False
+) -> PcscError:
+    """Map a failing PC/SC call on an open card to a PcscError saying what happened."""
+    if _is(sc, hresult, *(_REMOVED_IN_TRANSMIT if transmitting else _REMOVED)):
+        message = f"the card was removed from {reader} — place it again"
+    elif _is(sc, hresult, *_READER_GONE):
+        message = f"the reader {reader} was unplugged"
+    elif _is(sc, hresult, *_NO_SERVICE):
+        message = NO_PCSCD
+    elif _is(sc, hresult, *_MUTE):
+        message = f"card in {reader} does not respond"
+    elif _is(sc, hresult, "SCARD_E_SHARING_VIOLATION"):
+        message = f"reader {reader} is in use by another application"
+    else:
+        message = f"{action} on {reader} failed: {_pcsc_text(sc, hresult)}"
+    return _pcsc_error(sc, hresult, message, reader)
 
 
 class _Context:
@@ -107,8 +201,10 @@ class _Context:
         hresult, handle = sc.SCardEstablishContext(sc.SCARD_SCOPE_USER)
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
             if _is(sc, hresult, *_NO_SERVICE):
-                raise TransportError("no PC/SC readers (is pcscd running?)")
-            raise TransportError(f"cannot reach the PC/SC service: {_pcsc_message(sc, hresult)}")
+                raise _pcsc_error(sc, hresult, NO_PCSCD)
+            raise _pcsc_error(
+                sc, hresult, f"cannot reach the PC/SC service: {_pcsc_text(sc, hresult)}"
+            )
         self.handle: Any = handle
 
     def readers(self) -> list[str]:
@@ -117,10 +213,10 @@ class _Context:
         if _is(sc, hresult, "SCARD_E_NO_READERS_AVAILABLE"):
             return []
         if _is(sc, hresult, *_NO_SERVICE):
-            raise TransportError("no PC/SC readers (is pcscd running?)")
+            raise _pcsc_error(sc, hresult, NO_PCSCD)
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
-            raise TransportError(f"cannot list PC/SC readers: {_pcsc_message(sc, hresult)}")
-        # Config-file order (DOMAIN.md §8); callers select by exact name, never by index.
+            raise _pcsc_error(sc, hresult, f"cannot list PC/SC readers: {_pcsc_text(sc, hresult)}")
+        # Config-file order (DOMAIN.md §8): the indices `cardkit readers` prints.
         return [str(name) for name in names or ()]
 
     def release(self) -> None:
@@ -138,10 +234,20 @@ class _Context:
 def list_readers() -> list[str]:
     """The names of the PC/SC readers, in the order pcscd lists them (empty when none).
 
-    Raises TransportError "no PC/SC readers (is pcscd running?)" when pcscd cannot be reached.
+    Raises PcscError "pcscd is not running: ..." when pcscd cannot be reached.
     """
     with _Context(_scard()) as context:
         return context.readers()
+
+
+def select_reader(spec: str | None = None) -> str:
+    """The name of the reader ``spec`` designates among those pcscd lists now (see
+    :func:`cardkit.transport.readers.resolve_reader`): for callers that follow a reader by name
+    without connecting to it, such as ``cardkit verify --watch`` and ``cardkit batch run``.
+
+    Raises AmbiguousReaderError (exit 2), ReaderNotFoundError and PcscError (exit 3).
+    """
+    return resolve_reader(spec, list_readers())
 
 
 @dataclass(frozen=True)
@@ -178,8 +284,10 @@ def reader_statuses() -> list[ReaderStatus]:
         )
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
             if _is(sc, hresult, *_NO_SERVICE):
-                raise TransportError("no PC/SC readers (is pcscd running?)")
-            raise TransportError(f"cannot read the reader states: {_pcsc_message(sc, hresult)}")
+                raise _pcsc_error(sc, hresult, NO_PCSCD)
+            raise _pcsc_error(
+                sc, hresult, f"cannot read the reader states: {_pcsc_text(sc, hresult)}"
+            )
         out = []
         for state in states:
             name, event = str(state[0]), int(state[1])
@@ -200,15 +308,43 @@ def reader_statuses() -> list[ReaderStatus]:
 class _NotYet(Exception):
     """A condition that may clear while waiting (no card yet, reader busy or not yet listed)."""
 
-    def __init__(self, message: str, reader: str, *, waited: bool = True) -> None:
+    def __init__(
+        self, message: str, reader: str, *, code: int, name: str | None, waited: bool = True
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reader = reader
+        self.code = code
+        self.name = name
         self.waited = waited  # whether "after N s" makes sense at the end of the message
 
     def final(self, timeout: float) -> TransportError:
         after = f" after {timeout:g} s" if timeout > 0 and self.waited else ""
-        return TransportError(f"{self.message}{after}", reader=self.reader)
+        return PcscError(
+            f"{self.message}{after}", reader=self.reader, pcsc_code=self.code, pcsc_name=self.name
+        )
+
+
+class _NoReaderYet(Exception):
+    """No listed reader matches the spec yet: a reader plugged in later may."""
+
+    def __init__(self, error: ReaderNotFoundError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+    def final(self, timeout: float) -> TransportError:
+        return self.error
+
+
+class _Transmitter:
+    """The bare SCardTransmit of a PcscConnection, as the inner Connection of its
+    GetResponseConnection (T=0)."""
+
+    def __init__(self, transmit: Callable[[Command], Response]) -> None:
+        self._transmit = transmit
+
+    def send(self, command: Command) -> Response:
+        return self._transmit(command)
 
 
 class PcscConnection:
@@ -217,6 +353,12 @@ class PcscConnection:
     Made by :func:`open_reader`. Status words are returned, not raised; TransportError means the
     card, the reader or pcscd went away. Closing resets the card (SCARD_RESET_CARD), so no
     authenticated secure-messaging session survives for the next application.
+
+    Over T=0, :meth:`send` returns whole responses: ``61xx`` is followed by GET RESPONSE and
+    ``6Cxx`` by the same command with Ne = xx (ISO/IEC 7816-3 §12.2, the T=0 cases 2 and 4;
+    ISO/IEC 7816-4 GET RESPONSE), as :class:`~cardkit.transport.wrappers.GetResponseConnection`
+    does. Over T=1 the card's status words are returned as they come. T=0 transports short
+    APDUs only (extended ones would need ENVELOPE): callers send short ones there.
     """
 
     def __init__(
@@ -235,6 +377,10 @@ class PcscConnection:
         self._protocol: CardProtocol = protocol
         self._share = share
         self._atr = self._read_atr()
+        # The protocol stays the same across reconnect (it asks for the same one).
+        self._t0: GetResponseConnection | None = (
+            GetResponseConnection(_Transmitter(self._transmit)) if protocol == "T=0" else None
+        )
 
     @property
     def reader(self) -> str:
@@ -275,11 +421,18 @@ class PcscConnection:
             ) from None
 
     def send(self, command: Command) -> Response:
+        """Exchange one command APDU; over T=0 the 61xx/6Cxx round trips are done here."""
+        if self._t0 is not None:
+            return self._t0.send(command)
+        return self._transmit(command)
+
+    def _transmit(self, command: Command) -> Response:
+        """One SCardTransmit (PC/SC part 5): this APDU, this response."""
         sc = self._sc
         pci = sc.SCARD_PCI_T1 if self._protocol == "T=1" else sc.SCARD_PCI_T0
         hresult, raw = sc.SCardTransmit(self._handle(), pci, list(bytes(command)))
         if not _is(sc, hresult, "SCARD_S_SUCCESS"):
-            raise _error(sc, hresult, self._reader, "transmitting an APDU")
+            raise _error(sc, hresult, self._reader, "transmitting an APDU", transmitting=True)
         try:
             if not isinstance(raw, list | tuple | bytes | bytearray):
                 raise TypeError  # bytes(n) of an int would make n zero bytes
@@ -339,31 +492,31 @@ def _connect(sc: Any, context: _Context, reader: str, share: int) -> tuple[Any, 
             return card, protocol
         if not _is(sc, hresult, "SCARD_E_PROTO_MISMATCH"):
             break
+    name = _code_name(sc, hresult)
     if _is(sc, hresult, *_NO_CARD):
-        raise _NotYet(f"no card in {reader}", reader)
+        raise _NotYet(f"no card in {reader}", reader, code=hresult, name=name)
     if _is(sc, hresult, "SCARD_E_SHARING_VIOLATION"):
-        raise _NotYet(f"reader {reader} is in use by another application", reader)
+        raise _NotYet(
+            f"reader {reader} is in use by another application", reader, code=hresult, name=name
+        )
     if _is(sc, hresult, *_MUTE):
         # A card just inserted may not have answered to reset yet.
-        raise _NotYet(f"card in {reader} does not respond", reader)
+        raise _NotYet(f"card in {reader} does not respond", reader, code=hresult, name=name)
     if _is(sc, hresult, *_READER_GONE):  # unplugged between listing and connecting
-        raise _not_found(reader, context.readers())
+        unplugged = f"the reader {reader} was unplugged"
+        raise _NotYet(unplugged, reader, code=hresult, name=name, waited=False)
     if _is(sc, hresult, "SCARD_E_PROTO_MISMATCH"):
-        raise TransportError(f"card in {reader} speaks neither T=1 nor T=0", reader=reader)
+        raise _pcsc_error(sc, hresult, f"card in {reader} speaks neither T=1 nor T=0", reader)
     raise _error(sc, hresult, reader, "connecting to the card")
 
 
-def _not_found(reader: str, names: list[str]) -> _NotYet:
-    listed = ", ".join(repr(name) for name in names) if names else "none"
-    return _NotYet(f"reader {reader!r} not found; readers: {listed}", reader, waited=False)
-
-
-def _try_open(sc: Any, reader: str, share: int) -> PcscConnection:
+def _try_open(sc: Any, spec: str | None, share: int) -> PcscConnection:
     context = _Context(sc)
     try:
-        names = context.readers()
-        if reader not in names:  # exact name: pcscd's order is config order, not stable
-            raise _not_found(reader, names)
+        try:
+            reader = resolve_reader(spec, context.readers())
+        except ReaderNotFoundError as missing:
+            raise _NoReaderYet(missing) from None
         card, protocol = _connect(sc, context, reader, share)
         try:
             return PcscConnection(sc, context, card, reader, protocol, share)
@@ -375,17 +528,24 @@ def _try_open(sc: Any, reader: str, share: int) -> PcscConnection:
         raise
 
 
-def open_reader(name: str, *, timeout: float = 0, exclusive: bool = True) -> PcscConnection:
-    """Connect to the card in the reader called exactly ``name`` (e.g. "Virtual PCD 00 00").
+def open_reader(
+    spec: str | None = None, *, timeout: float = 0, exclusive: bool = True
+) -> PcscConnection:
+    """Connect to the card in the reader ``spec`` designates: its exact name ("Virtual PCD 00
+    00"), a case-insensitive part of it ("00 01"), its index in ``cardkit readers`` ("1"), or
+    ``None`` for the only reader (:func:`cardkit.transport.readers.resolve_reader`). Over T=0
+    the connection handles 61xx and 6Cxx itself (see :class:`PcscConnection`).
 
-    With ``timeout`` > 0, wait up to that many seconds for the reader to appear and a card to be
-    present and free, polling (pcscd notices a new card only every ~400 ms). ``exclusive``
-    (SCARD_SHARE_EXCLUSIVE, the default) keeps other applications off the card while cardkit
-    runs a protocol whose state they would disturb.
+    With ``timeout`` > 0, wait up to that many seconds for a matching reader to appear (an
+    exact name plugged in later is found) and a card to be present and free, polling (pcscd
+    notices a new card only every ~400 ms). ``exclusive`` (SCARD_SHARE_EXCLUSIVE, the default)
+    keeps other applications off the card while cardkit runs a protocol whose state they would
+    disturb.
 
-    Raises TransportError: "reader <name> not found; readers: ...", "no card in <name> after
-    N s", "reader <name> is in use by another application", "no PC/SC readers (is pcscd
-    running?)".
+    Raises AmbiguousReaderError (several readers match, or ``None`` with several readers: a
+    usage error), ReaderNotFoundError ("no reader matches 'x'; readers: 0 A, 1 B", "no PC/SC
+    readers (is pcscd running?)") and PcscError ("no card in <name> after N s", "reader <name>
+    is in use by another application", "pcscd is not running: ...").
     """
     if timeout < 0:
         raise ValueError("timeout must not be negative")
@@ -394,8 +554,8 @@ def open_reader(name: str, *, timeout: float = 0, exclusive: bool = True) -> Pcs
     deadline = _monotonic() + timeout
     while True:
         try:
-            return _try_open(sc, name, share)
-        except _NotYet as pending:
+            return _try_open(sc, spec, share)
+        except (_NotYet, _NoReaderYet) as pending:
             if _monotonic() >= deadline:
                 raise pending.final(timeout) from None
         _sleep(POLL_INTERVAL)

@@ -1,8 +1,9 @@
 """Connection wrappers for the transmission-level status words and long commands.
 
 Each wrapper is itself a :class:`cardkit.transport.connection.Connection` around an inner one,
-pure (no I/O of its own), so they stack: ``GetResponseConnection(PcscConnection)`` under
-``SecureConnection`` is the usual order for a T=0 card.
+pure (no I/O of its own), so they stack: ``GetResponseConnection(inner)`` under
+``SecureConnection`` is the order for a T=0 card. A T=0 ``PcscConnection`` (from
+:func:`cardkit.transport.pcsc.open_reader`) already has it inside, so callers need not add it.
 
 - ``61xx``: more response bytes are waiting, fetch them with GET RESPONSE (ISO/IEC 7816-4
   §5.3.4 and §7.6.1; ISO/IEC 7816-3 §12.2.3 on T=0 case 4).

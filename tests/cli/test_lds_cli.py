@@ -53,7 +53,7 @@ def test_build_then_dump(tmp_path: Path) -> None:
 
     result = runner.invoke(cli, ["lds", "dump", str(out), "--json"])
     assert result.exit_code == 0
-    entries = {e["file"]: e for e in json.loads(result.output)}
+    entries = {e["file"]: e for e in json.loads(result.output)["files"]}
     assert entries["DG2"]["content"]["format"] == "jpeg"
     assert entries["DG2"]["content"]["width"] == 240
     assert entries["DG13"]["content"]["fields"]["sex"] == "Nam"

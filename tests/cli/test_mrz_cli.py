@@ -118,7 +118,13 @@ def test_check_invalid_file_reports_every_problem(tmp_path: Path) -> None:
 def test_check_json_valid_and_garbage() -> None:
     ok = CliRunner().invoke(mrz, ["check", "--json", "-"], input=TD3)
     assert ok.exit_code == 0
-    assert json.loads(ok.output) == {"valid": True, "format": "TD3", "problems": []}
+    assert json.loads(ok.output) == {
+        "schema": "cardkit.mrz.check",
+        "version": 1,
+        "valid": True,
+        "format": "TD3",
+        "problems": [],
+    }
     bad = CliRunner().invoke(mrz, ["check", "-"], input="hello\n")
     assert bad.exit_code == 1
     assert "format" in bad.output

@@ -161,7 +161,7 @@ def test_lint_a_bad_certificate_exits_1(tmp_path: Path) -> None:
     assert "error" in result.output
     result = invoke("pki", "lint", bad, "--kind", "csca", "--json")
     assert result.exit_code == 1
-    findings = json.loads(result.output)
+    findings = json.loads(result.output)["findings"]
     assert any(f["severity"] == "error" for f in findings)
     assert all(f["clause"] for f in findings)  # every finding cites its clause
 

@@ -76,9 +76,9 @@ def test_lists_readers_and_cards(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeScard({"Virtual PCD 00 00": ATR, "Virtual PCD 00 01": None})
     result = _run(monkeypatch, fake)
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
-        "Virtual PCD 00 00: card present, ATR 3B 88 80 01 00 00 00 00 00 71 81 00 F9",
-        "Virtual PCD 00 01: no card",
+    assert result.output.splitlines() == [  # the index is what --reader N takes
+        "0 Virtual PCD 00 00: card present, ATR 3B 88 80 01 00 00 00 00 00 71 81 00 F9",
+        "1 Virtual PCD 00 01: no card",
     ]
     assert not fake.connected
 
@@ -88,9 +88,10 @@ def test_json(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch, FakeScard({"Virtual PCD 00 00": ATR, "Virtual PCD 00 01": None}), "--json"
     )
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)
+    listed = json.loads(result.output)["readers"]
     assert listed == [
         {
+            "index": 0,
             "name": "Virtual PCD 00 00",
             "card_present": True,
             "atr": ATR.hex().upper(),
@@ -98,6 +99,7 @@ def test_json(monkeypatch: pytest.MonkeyPatch) -> None:
             "mute": False,
         },
         {
+            "index": 1,
             "name": "Virtual PCD 00 01",
             "card_present": False,
             "atr": None,
@@ -111,10 +113,14 @@ def test_no_readers(monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(monkeypatch, FakeScard({}))
     assert result.exit_code == 0
     assert result.output == "no PC/SC readers\n"
-    assert json.loads(_run(monkeypatch, FakeScard({}), "--json").output) == []
+    assert json.loads(_run(monkeypatch, FakeScard({}), "--json").output)["readers"] == []
 
 
 def test_pcscd_unreachable_exits_3(monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(monkeypatch, FakeScard({}, service=False))
     assert result.exit_code == EXIT_CARD == 3
-    assert "no PC/SC readers (is pcscd running?)" in result.output
+    assert result.output == (
+        "error: pcscd is not running: start it with `systemctl start pcscd` "
+        "(or scripts/virtual-reader.sh start for the emulator)\n"
+    )
+    assert "0x" not in result.output  # the PC/SC code only with --verbose

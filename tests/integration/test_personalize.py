@@ -227,7 +227,9 @@ def test_cli_personalizes_a_card_image_folder(
     args = [str(folder), "--reader", emu.reader, "--keys", str(keys), "--yes", "--json"]
     result = runner.invoke(personalize_command, args)
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert document["schema"] == "cardkit.personalize"
+    [summary] = document["cards"]  # a list, also for one card image
     assert summary["status"] == "ok" and summary["card_id"] == "cli-00001"
     assert summary["read_back"]["access"] == "PACE-CAN"
     again = runner.invoke(personalize_command, args)

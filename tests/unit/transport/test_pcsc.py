@@ -7,6 +7,7 @@ emulator's integration tests.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from smartcard import scard as real
 from cardkit.errors import TransportError
 from cardkit.transport import pcsc
 from cardkit.transport.apdu import Command, Response
+from cardkit.transport.readers import AmbiguousReaderError, ReaderNotFoundError
 
 VPCD0 = "Virtual PCD 00 00"
 VPCD1 = "Virtual PCD 00 01"
@@ -197,11 +199,22 @@ def test_list_readers_empty(fake: FakeScard) -> None:
     assert pcsc.list_readers() == []
 
 
-def test_no_service_says_is_pcscd_running(fake: FakeScard) -> None:
+def test_no_service_says_how_to_start_pcscd(fake: FakeScard) -> None:
     fake.service = False
-    for call in (pcsc.list_readers, pcsc.reader_statuses, lambda: pcsc.open_reader(VPCD0)):
-        with pytest.raises(TransportError, match=r"no PC/SC readers \(is pcscd running\?\)"):
+    calls = (
+        pcsc.list_readers,
+        pcsc.reader_statuses,
+        pcsc.select_reader,
+        lambda: pcsc.open_reader(VPCD0),
+        lambda: pcsc.open_reader(VPCD0, timeout=5),  # not worth waiting for
+    )
+    for call in calls:
+        with pytest.raises(pcsc.PcscError) as caught:
             call()
+        assert str(caught.value) == pcsc.NO_PCSCD
+        assert str(caught.value).startswith("pcscd is not running: start it with ")
+        assert caught.value.pcsc_code == real.SCARD_E_NO_SERVICE & 0xFFFFFFFF
+        assert caught.value.pcsc_name == "SCARD_E_NO_SERVICE"
 
 
 def test_reader_statuses(fake: FakeScard) -> None:
@@ -249,28 +262,80 @@ def test_open_shared(fake: FakeScard) -> None:
         assert fake.calls[0][2] == real.SCARD_SHARE_SHARED
 
 
-def test_open_by_exact_name_only(fake: FakeScard) -> None:
-    with pytest.raises(TransportError) as caught:
-        pcsc.open_reader("Virtual PCD")
-    message = str(caught.value)
-    assert message == (
-        "reader 'Virtual PCD' not found; readers: 'Virtual PCD 00 00', 'Virtual PCD 00 01'"
+@pytest.mark.parametrize("spec", [VPCD0, "0", "pcd 00 00", "virtual pcd 00 00", " 0 "])
+def test_open_by_name_part_or_index(fake: FakeScard, spec: str) -> None:
+    with pcsc.open_reader(spec) as connection:
+        assert connection.reader == VPCD0
+    assert fake.calls[0][:2] == ("connect", VPCD0)
+
+
+def test_ambiguous_reader_is_a_usage_error(fake: FakeScard, clock: FakeClock) -> None:
+    with pytest.raises(AmbiguousReaderError) as caught:
+        pcsc.open_reader("pcd", timeout=5)  # more readers cannot make it less ambiguous
+    assert str(caught.value) == (
+        "reader 'pcd' is ambiguous: 0 Virtual PCD 00 00, 1 Virtual PCD 00 01"
     )
-    assert caught.value.reader == "Virtual PCD"
+    assert caught.value.candidates == (VPCD0, VPCD1)
+    assert not isinstance(caught.value, TransportError)  # exit 2, not 3
+    assert clock.now == 0
+    assert not fake.contexts and not fake.calls
+
+
+def test_no_match_lists_the_readers(fake: FakeScard) -> None:
+    with pytest.raises(ReaderNotFoundError) as caught:
+        pcsc.open_reader("ACR122")
+    assert str(caught.value) == (
+        "no reader matches 'ACR122'; readers: 0 Virtual PCD 00 00, 1 Virtual PCD 00 01"
+    )
+    assert isinstance(caught.value, TransportError)  # exit 3
+    assert caught.value.reader == "ACR122"
+    assert caught.value.readers == (VPCD0, VPCD1)
     assert not fake.contexts
+
+
+def test_reader_left_out(fake: FakeScard) -> None:
+    with pytest.raises(AmbiguousReaderError, match=r"several PC/SC readers.*--reader.*0 Virtual"):
+        pcsc.open_reader()
+    del fake.readers[VPCD1]
+    with pcsc.open_reader() as connection:
+        assert connection.reader == VPCD0
+    assert pcsc.select_reader() == VPCD0
 
 
 def test_not_found_with_no_readers(fake: FakeScard) -> None:
     fake.readers.clear()
-    with pytest.raises(TransportError, match="not found; readers: none"):
-        pcsc.open_reader(VPCD0)
+    for spec in (VPCD0, None):
+        with pytest.raises(ReaderNotFoundError) as caught:
+            pcsc.open_reader(spec)
+        assert str(caught.value) == "no PC/SC readers (is pcscd running?)"
+
+
+def test_waits_for_a_reader_plugged_in_later(fake: FakeScard, clock: FakeClock) -> None:
+    late = "ACS ACR1252 1S CL Reader PICC 0"
+
+    def plug(now: float) -> None:
+        if now >= 0.3:
+            fake.readers[late] = FakeCard()
+
+    clock.on_sleep = plug
+    with pcsc.open_reader(late, timeout=5) as connection:  # the exact name, not yet listed
+        assert connection.reader == late
+    assert 0.3 <= clock.now < 1
+
+
+def test_a_reader_that_never_comes(fake: FakeScard, clock: FakeClock) -> None:
+    with pytest.raises(ReaderNotFoundError, match=r"^no reader matches 'ACR122'; readers: 0 "):
+        pcsc.open_reader("ACR122", timeout=2)
+    assert clock.now >= 2
+    assert not fake.contexts
 
 
 def test_no_card_without_timeout(fake: FakeScard, clock: FakeClock) -> None:
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(pcsc.PcscError) as caught:
         pcsc.open_reader(VPCD1)
     assert str(caught.value) == f"no card in {VPCD1}"
     assert caught.value.reader == VPCD1
+    assert caught.value.pcsc_name == "SCARD_E_NO_SMARTCARD"
     assert clock.now == 0  # no waiting
     assert not fake.contexts
 
@@ -329,10 +394,13 @@ def test_send_icao_appendix_d4_select(fake: FakeScard) -> None:
 def test_card_removed_mid_session(fake: FakeScard) -> None:
     connection = pcsc.open_reader(VPCD0)
     fake.readers[VPCD0] = None
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(pcsc.PcscError) as caught:
         connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
-    assert str(caught.value) == f"card removed from {VPCD0}"
+    assert str(caught.value) == f"the card was removed from {VPCD0} — place it again"
     assert caught.value.reader == VPCD0
+    assert caught.value.pcsc_code == 0x80100069
+    assert caught.value.pcsc_name == "SCARD_W_REMOVED_CARD"
+    assert caught.value.__notes__ == ["PC/SC code 0x80100069 (SCARD_W_REMOVED_CARD)"]
     connection.close()  # after a removal, close still releases everything without raising
     assert not fake.contexts
 
@@ -340,22 +408,65 @@ def test_card_removed_mid_session(fake: FakeScard) -> None:
 def test_reader_unplugged_mid_session(fake: FakeScard) -> None:
     with pcsc.open_reader(VPCD0) as connection:
         del fake.readers[VPCD0]
-        with pytest.raises(TransportError, match=f"^reader {VPCD0} is gone$"):
+        with pytest.raises(TransportError) as caught:
             connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
+        assert str(caught.value) == f"the reader {VPCD0} was unplugged"
 
 
 def test_service_stopped_mid_session(fake: FakeScard) -> None:
     with pcsc.open_reader(VPCD0) as connection:
         fake.service = False
-        with pytest.raises(TransportError, match="is pcscd running"):
+        with pytest.raises(TransportError, match=r"^pcscd is not running: start it with"):
             connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
 
 
-def test_unknown_pcsc_error_names_the_code(fake: FakeScard) -> None:
+def test_unknown_pcsc_error_keeps_the_code_out_of_the_message(
+    fake: FakeScard, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="cardkit.transport.pcsc")
     with pcsc.open_reader(VPCD0) as connection:
         fake.transmit_result = (real.SCARD_F_COMM_ERROR, [])
-        with pytest.raises(TransportError, match=r"0x80100013"):
+        with pytest.raises(pcsc.PcscError) as caught:
             connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
+    message = str(caught.value)
+    assert message.startswith(f"transmitting an APDU on {VPCD0} failed: ")
+    assert "0x" not in message and "SCARD_" not in message
+    assert caught.value.pcsc_code == 0x80100013
+    assert caught.value.describe_code() == "0x80100013 (SCARD_F_COMM_ERROR)"
+    # --verbose (DEBUG logging) shows the code; so does a traceback (the note).
+    assert "PC/SC code 0x80100013 (SCARD_F_COMM_ERROR)" in caplog.text
+    assert caught.value.__notes__ == ["PC/SC code 0x80100013 (SCARD_F_COMM_ERROR)"]
+
+
+@pytest.mark.parametrize(
+    "code", ["SCARD_W_RESET_CARD", "SCARD_E_NOT_TRANSACTED", "SCARD_E_NO_SMARTCARD"]
+)
+def test_card_pulled_during_transmit_in_words(fake: FakeScard, code: str) -> None:
+    with pcsc.open_reader(VPCD0) as connection:
+        fake.transmit_result = (getattr(real, code), [])
+        with pytest.raises(pcsc.PcscError) as caught:
+            connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
+    assert str(caught.value) == f"the card was removed from {VPCD0} — place it again"
+    assert caught.value.pcsc_name == code
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("SCARD_E_UNKNOWN_READER", f"the reader {VPCD0} was unplugged"),
+        ("SCARD_E_READER_UNAVAILABLE", f"the reader {VPCD0} was unplugged"),
+        ("SCARD_E_SERVICE_STOPPED", pcsc.NO_PCSCD),
+        ("SCARD_E_NO_SERVICE", pcsc.NO_PCSCD),
+    ],
+)
+def test_reader_and_pcscd_failures_in_words(fake: FakeScard, code: str, message: str) -> None:
+    with pcsc.open_reader(VPCD0) as connection:
+        fake.transmit_result = (getattr(real, code), [])
+        with pytest.raises(pcsc.PcscError) as caught:
+            connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=4))
+    assert str(caught.value) == message
+    assert caught.value.pcsc_name == code
+    assert caught.value.reader == VPCD0
 
 
 def test_reconnect(fake: FakeScard) -> None:
@@ -372,7 +483,7 @@ def test_reconnect(fake: FakeScard) -> None:
         connection.reconnect(reset=False)
         assert fake.calls[-1][3] == real.SCARD_LEAVE_CARD
         fake.readers[VPCD0] = None
-        with pytest.raises(TransportError, match="card removed"):
+        with pytest.raises(TransportError, match=r"^the card was removed from"):
             connection.reconnect()
 
 
@@ -386,6 +497,83 @@ def test_closed_connection(fake: FakeScard) -> None:
     ]
     with pytest.raises(TransportError, match="closed"):
         connection.send(Command(0x00, 0x84, 0x00, 0x00, ne=8))
+
+
+# --- T=0: 61xx and 6Cxx handled by the connection itself (ISO/IEC 7816-3 §12.2) ---------------
+
+FCI = bytes(range(0x20))
+SELECT_LDS = bytes.fromhex("00A4040007A000000247100100")  # ICAO 9303-10 LDS1 AID, case 4
+
+
+def _t0_answer(apdu: bytes) -> list[int]:
+    """A T=0 card: case 4 comes in as case 3, so the FCI waits for GET RESPONSE (61xx); a READ
+    BINARY with the wrong Le is told the right one (6Cxx)."""
+    if apdu == SELECT_LDS[:-1]:  # the reader dropped Le: T=0 transports case 4 as case 3
+        return [0x61, len(FCI)]
+    if apdu[:4] == bytes.fromhex("00C00000"):  # GET RESPONSE, Le = what 61xx announced
+        return [*FCI[: apdu[4]], 0x90, 0x00]
+    if apdu[:4] == bytes.fromhex("00B00000"):
+        return [*range(8), 0x90, 0x00] if apdu[4:] == b"\x08" else [0x6C, 0x08]
+    return [0x6D, 0x00]
+
+
+class _T0Card(FakeCard):
+    """What a T=0 reader driver hands the card: the Le of a case-4 command is not sent."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(protocols=real.SCARD_PROTOCOL_T0, **kwargs)
+        self.answer = lambda apdu: _t0_answer(apdu[:-1] if apdu == SELECT_LDS else apdu)
+
+
+def test_t0_get_response_is_done_by_open_reader(fake: FakeScard) -> None:
+    card = _T0Card()
+    fake.readers[VPCD0] = card
+    with pcsc.open_reader(VPCD0) as connection:
+        assert connection.protocol == "T=0" and connection.atr == ATR
+        response = connection.send(Command.from_bytes(SELECT_LDS))
+    assert response == Response(FCI, 0x9000)
+    assert card.received == [
+        (real.SCARD_PCI_T0, SELECT_LDS),
+        (real.SCARD_PCI_T0, bytes.fromhex("00C0000020")),
+    ]
+    assert not fake.contexts and not fake.cards  # the context manager still closes
+
+
+def test_t0_wrong_le_is_resent_by_open_reader(fake: FakeScard) -> None:
+    card = _T0Card()
+    fake.readers[VPCD0] = card
+    with pcsc.open_reader(VPCD0) as connection:
+        response = connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=256))
+        assert response == Response(bytes(range(8)), 0x9000)
+        connection.reconnect()  # still T=0, still handled
+        assert connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=256)).data == bytes(range(8))
+    assert [apdu for _pci, apdu in card.received] == [
+        bytes.fromhex("00B0000000"),
+        bytes.fromhex("00B0000008"),
+    ] * 2
+
+
+def test_t0_card_removed_before_get_response(fake: FakeScard) -> None:
+    fake.readers[VPCD0] = card = _T0Card()
+    answer = card.answer
+
+    def pulled_after_first(apdu: bytes) -> list[int]:
+        fake.readers[VPCD0] = None  # gone before the GET RESPONSE
+        return answer(apdu)
+
+    card.answer = pulled_after_first
+    with pcsc.open_reader(VPCD0) as connection, pytest.raises(pcsc.PcscError) as caught:
+        connection.send(Command.from_bytes(SELECT_LDS))
+    assert str(caught.value) == f"the card was removed from {VPCD0} — place it again"
+
+
+def test_t1_status_words_pass_through(fake: FakeScard) -> None:
+    card = FakeCard(answer=lambda apdu: [0x61, 0x10])
+    fake.readers[VPCD0] = card
+    with pcsc.open_reader(VPCD0) as connection:
+        assert connection.protocol == "T=1"
+        assert connection.send(Command(0x00, 0xB0, 0x00, 0x00, ne=256)).sw == 0x6110
+    assert len(card.received) == 1  # no GET RESPONSE: T=1 carries case 4 whole
 
 
 junk = st.one_of(
