@@ -35,10 +35,10 @@ from types import ModuleType
 from PIL import Image
 
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds import files
 from cardkit.profile import load_profile
 from cardkit.services.read import AccessKey, CardRead, read_card
-from cardkit.transport.apdu import Command, Response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "support"))  # the test helpers import testpki

@@ -31,6 +31,8 @@ from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.emulator.state import CardState
 from cardkit.encoding import oids, tlv
 from cardkit.errors import ProtocolError
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.build import fit_face_for
 from cardkit.lds.com import Com
@@ -52,8 +54,6 @@ from cardkit.services.personalize import personalize
 from cardkit.services.prepare import Issuer, prepare_card
 from cardkit.services.read import STEP_CA, AccessKey
 from cardkit.services.verify import Inspection, verify_card
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "profiles" / "samples"

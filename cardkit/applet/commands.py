@@ -15,7 +15,7 @@ fields, with the curve's explicit parameters (SEC 2 §2, RFC 5639 §3) taken fro
 with the field's byte length, the private value with the order's byte length (BSI TR-03111
 §3.1.3, Octet-String conversion), so the encoding never depends on leading zeros of a value.
 
-Pure: no I/O. The builders return :class:`~cardkit.transport.apdu.Command` values; commands that
+Pure: no I/O. The builders return :class:`~cardkit.iso7816.apdu.Command` values; commands that
 carry secrets are never logged by cardkit (traces redact PUT DATA, see cardkit.transport.trace).
 """
 
@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardkit.encoding import tlv
 from cardkit.encoding.asn1 import CURVES, Curve
 from cardkit.errors import EncodingError
+from cardkit.iso7816.apdu import EXTENDED_MAX_DATA, Command
 from cardkit.lds import files
-from cardkit.transport.apdu import EXTENDED_MAX_DATA, Command
 
 __all__ = [
     "MAX_EVEN_OFFSET",

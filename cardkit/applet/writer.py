@@ -1,7 +1,7 @@
 """Writing a blank chip through the personalization protocol (DOMAIN.md §7), host side.
 
 :class:`AppletWriter` sends the commands of :mod:`cardkit.applet.commands` over one
-:class:`~cardkit.transport.connection.Connection` and checks every status word: each refusal is a
+:class:`~cardkit.iso7816.connection.Connection` and checks every status word: each refusal is a
 :class:`~cardkit.errors.CardError` whose message names the step ("UPDATE BINARY DG2 at offset
 4096"), and the step being carried out is always in :attr:`AppletWriter.step`, so a caller that
 sees a :class:`~cardkit.errors.TransportError` (the card left the reader) knows exactly where.
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable
 from cardkit.applet import commands
 from cardkit.encoding import tlv
 from cardkit.errors import CardError, EncodingError
-from cardkit.transport.apdu import SHORT_MAX_DATA, SW, Command, Response
-from cardkit.transport.connection import Connection
+from cardkit.iso7816.apdu import SHORT_MAX_DATA, SW, Command, Response
+from cardkit.iso7816.connection import Connection
 
 __all__ = [
     "AlreadyPersonalizedError",

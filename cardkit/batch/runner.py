@@ -57,6 +57,8 @@ from cardkit.batch.journal import (
     RecordRow,
 )
 from cardkit.errors import CardError, CardkitError, TransportError
+from cardkit.iso7816.apdu import Command
+from cardkit.iso7816.connection import Connection
 from cardkit.pki.audit import AuditLog
 from cardkit.pki.keystore.transport import TransportKey
 from cardkit.pki.trust import TrustStore
@@ -72,8 +74,6 @@ from cardkit.services.card_image import (
 )
 from cardkit.services.personalize import TornCardError, personalize
 from cardkit.services.prepare import Issuer, card_id_for, prepare_card
-from cardkit.transport.apdu import Command
-from cardkit.transport.connection import Connection
 
 __all__ = [
     "BatchEvent",

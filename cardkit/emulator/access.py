@@ -44,6 +44,7 @@ from cardkit.emulator.state import CardState, EcKey
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.asn1 import CURVES, Curve
 from cardkit.errors import EncodingError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command, Response
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
@@ -52,11 +53,10 @@ from cardkit.protocol import aa, bac, ca
 from cardkit.protocol import ec as ecmath
 from cardkit.protocol.pace import PaceChip, PacePassword
 from cardkit.protocol.sm import SecureMessaging
-from cardkit.transport.apdu import SW, Command, Response
 
 Rng = Callable[[int], bytes]
 
-#: Status words the chip uses beyond :class:`cardkit.transport.apdu.SW` (ISO/IEC 7816-4 §5.6).
+#: Status words the chip uses beyond :class:`cardkit.iso7816.apdu.SW` (ISO/IEC 7816-4 §5.6).
 REFERENCED_DATA_NOT_FOUND = 0x6A88
 MEMORY_FAILURE = 0x6581
 NO_PRECISE_DIAGNOSIS = 0x6F00

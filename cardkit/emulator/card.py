@@ -44,6 +44,7 @@ from cardkit.emulator.filesystem import FID_ATR_INFO, FID_CARD_ACCESS, RESERVED_
 from cardkit.emulator.state import CardState, EmulatorStateError
 from cardkit.encoding import tlv
 from cardkit.errors import EncodingError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command, Response
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
@@ -51,7 +52,6 @@ from cardkit.lds.dg15 import Dg15
 from cardkit.protocol.bac import MrzKey
 from cardkit.protocol.pace import PacePassword
 from cardkit.protocol.sm import SmCommandError
-from cardkit.transport.apdu import SW, Command, Response
 
 _T = TypeVar("_T")
 
@@ -517,7 +517,7 @@ _PUT_DATA: dict[int, Callable[[CardState, bytes], None]] = {
 
 
 class EmulatorConnection:
-    """A :class:`~cardkit.transport.connection.Connection` to an :class:`EmulatedCard` in this
+    """A :class:`~cardkit.iso7816.connection.Connection` to an :class:`EmulatedCard` in this
     process (no PC/SC, no socket): fast protocol tests. Powers the card on when created."""
 
     def __init__(self, card: EmulatedCard, *, power_on: bool = True) -> None:

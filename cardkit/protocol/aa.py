@@ -36,11 +36,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 
 from cardkit.encoding import oids
 from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command
+from cardkit.iso7816.connection import Connection
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
 from cardkit.protocol import iso9796
-from cardkit.transport.apdu import SW, Command
-from cardkit.transport.connection import Connection
 
 STEP = "active authentication"
 CHALLENGE_LENGTH = 8

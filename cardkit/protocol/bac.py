@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 from cardkit.encoding.mrz import TD1_MAX_DOCUMENT_NUMBER, Td1, Td3, check_digit
 from cardkit.errors import AccessDeniedError, CardError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command
+from cardkit.iso7816.connection import Connection
 from cardkit.protocol import crypto
 from cardkit.protocol.kdf import ENC, MAC, kdf
 from cardkit.protocol.sm import SecureMessaging
-from cardkit.transport.apdu import SW, Command
-from cardkit.transport.connection import Connection
 
 STEP_CHALLENGE = "BAC get challenge"
 STEP_MUTUAL = "BAC mutual authentication"

@@ -39,12 +39,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardkit.encoding import asn1, oids, tlv
 from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from cardkit.protocol import ec as ecmath
 from cardkit.protocol.kdf import ENC, MAC, kdf
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
-from cardkit.transport.apdu import SW, Command
 
 STEP = "chip authentication"
 Rng: TypeAlias = Callable[[int], bytes]

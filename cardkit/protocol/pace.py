@@ -51,6 +51,8 @@ from cryptography.hazmat.primitives.asymmetric import ec as _ec
 from cardkit.encoding import asn1, mrz, oids, tlv
 from cardkit.encoding.asn1 import Curve
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command
+from cardkit.iso7816.connection import Connection
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationPublicKeyInfo, PaceInfo
@@ -61,8 +63,6 @@ from cardkit.protocol.dh import DhGroup
 from cardkit.protocol.dh import group as dh_group
 from cardkit.protocol.kdf import ENC, MAC, PACE_PASSWORD, Cipher, kdf
 from cardkit.protocol.sm import SecureMessaging
-from cardkit.transport.apdu import SW, Command
-from cardkit.transport.connection import Connection
 
 Rng: TypeAlias = Callable[[int], bytes]
 _T = TypeVar("_T")

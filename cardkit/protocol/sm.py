@@ -7,7 +7,7 @@ MAC, so one exchange consumes two values (9303-11 §9.8.6/§9.8.7; 8 bytes for 3
 Terminal side: :meth:`~SecureMessaging.wrap` protects a command, :meth:`~SecureMessaging.unwrap`
 checks and decrypts the chip's answer. Card side (cardkit's emulator):
 :meth:`~SecureMessaging.unwrap_command` and :meth:`~SecureMessaging.wrap_response` mirror them
-exactly. :class:`SecureConnection` is a :class:`~cardkit.transport.connection.Connection` that
+exactly. :class:`SecureConnection` is a :class:`~cardkit.iso7816.connection.Connection` that
 wraps and unwraps every APDU.
 
 A protected command (9303-11 §9.8.6.1, §9.8.7.1)::
@@ -45,9 +45,7 @@ from dataclasses import dataclass, field
 
 from cardkit.encoding.tlv import Tlv, decode_all, encode
 from cardkit.errors import EncodingError, ProtocolError
-from cardkit.protocol import crypto
-from cardkit.protocol.kdf import Cipher
-from cardkit.transport.apdu import (
+from cardkit.iso7816.apdu import (
     EXTENDED_MAX_NE,
     SHORT_MAX_DATA,
     SHORT_MAX_NE,
@@ -55,7 +53,9 @@ from cardkit.transport.apdu import (
     Command,
     Response,
 )
-from cardkit.transport.connection import Connection
+from cardkit.iso7816.connection import Connection
+from cardkit.protocol import crypto
+from cardkit.protocol.kdf import Cipher
 
 TAG_ENCRYPTED_ODD = 0x85  # cryptogram, no padding-content indicator (odd INS)
 TAG_ENCRYPTED = 0x87  # padding-content indicator 01 ‖ cryptogram
@@ -416,7 +416,7 @@ class SecureMessaging:
 
 
 class SecureConnection:
-    """A :class:`~cardkit.transport.connection.Connection` that protects every APDU with ``sm``.
+    """A :class:`~cardkit.iso7816.connection.Connection` that protects every APDU with ``sm``.
 
     ``sm`` may be replaced (chip authentication installs new session keys, 9303-11 §6.2).
     Status words, even errors, are returned, not raised, as by any Connection.

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardkit.applet import commands
 from cardkit.applet.writer import AppletWriter, connection_atr
 from cardkit.errors import EncodingError, TransportError
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.com import Com
 from cardkit.lds.dg14 import Dg14
@@ -48,7 +49,6 @@ from cardkit.profile import Profile
 from cardkit.report import Check, Status
 from cardkit.services.card_image import CardImage, CardImageError, ChipSecrets
 from cardkit.services.read import AccessKey, CardRead, CountingConnection, read_card
-from cardkit.transport.connection import Connection
 
 __all__ = [
     "PersonalizeResult",

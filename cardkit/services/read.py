@@ -48,6 +48,8 @@ from typing import Literal, TypeAlias
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.mrz import MrzError, parse_mrz
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SHORT_MAX_NE, SW, Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
@@ -67,8 +69,6 @@ from cardkit.protocol.pace import (
     verify_cam,
 )
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
-from cardkit.transport.apdu import EXTENDED_MAX_NE, SHORT_MAX_NE, SW, Command, Response
-from cardkit.transport.connection import Connection
 
 __all__ = [
     "AccessKey",

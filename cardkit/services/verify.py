@@ -76,6 +76,7 @@ from cardkit.errors import (
     ProtocolError,
     TransportError,
 )
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
@@ -96,7 +97,6 @@ from cardkit.report import Check, Report, Status, Verdict
 from cardkit.services.denylist import DenyList
 from cardkit.services.person import PersonalData, Sex
 from cardkit.services.read import STEP_CA, AccessKey, CardRead, Rng, read_card
-from cardkit.transport.connection import Connection
 
 __all__ = [
     "Face",

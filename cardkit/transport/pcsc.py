@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from cardkit.errors import EncodingError, TransportError
-from cardkit.transport.apdu import Command, Response
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.transport.readers import (
     NO_READERS,
     AmbiguousReaderError,
@@ -348,7 +348,7 @@ class _Transmitter:
 
 
 class PcscConnection:
-    """A card in a PC/SC reader, as a :class:`cardkit.transport.connection.Connection`.
+    """A card in a PC/SC reader, as a :class:`cardkit.iso7816.connection.Connection`.
 
     Made by :func:`open_reader`. Status words are returned, not raised; TransportError means the
     card, the reader or pcscd went away. Closing resets the card (SCARD_RESET_CARD), so no

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from cardkit.errors import EncodingError
-from cardkit.transport.apdu import Command, Response
+from cardkit.iso7816.apdu import Command, Response
 
 __all__ = ["FunctionConnection", "ScriptedConnection", "from_trace"]
 

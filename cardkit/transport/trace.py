@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 
 from cardkit.errors import CardkitError
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.transport.wrappers import checked_response
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Connection wrappers for the transmission-level status words and long commands.
 
-Each wrapper is itself a :class:`cardkit.transport.connection.Connection` around an inner one,
+Each wrapper is itself a :class:`cardkit.iso7816.connection.Connection` around an inner one,
 pure (no I/O of its own), so they stack: ``GetResponseConnection(inner)`` under
 ``SecureConnection`` is the order for a T=0 card. A T=0 ``PcscConnection`` (from
 :func:`cardkit.transport.pcsc.open_reader`) already has it inside, so callers need not add it.
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cardkit.errors import EncodingError, TransportError
-from cardkit.transport.apdu import SHORT_MAX_DATA, SHORT_MAX_NE, SW, Command, Response
-from cardkit.transport.connection import Connection
+from cardkit.iso7816.apdu import SHORT_MAX_DATA, SHORT_MAX_NE, SW, Command, Response
+from cardkit.iso7816.connection import Connection
 
 __all__ = ["ChainingConnection", "GetResponseConnection", "checked_response"]
 

@@ -22,10 +22,10 @@ from cardkit.cli import read as read_cli
 from cardkit.cli.exits import EXIT_CARD, EXIT_USAGE
 from cardkit.cli.main import CardkitGroup
 from cardkit.errors import TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds import files
 from cardkit.profile import load_profile
 from cardkit.services.read import AccessKey
-from cardkit.transport.apdu import Command, Response
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "services"))
 import test_read as read_helpers  # the card-image and personalization helpers

@@ -21,6 +21,8 @@ from click.testing import CliRunner
 
 from cardkit.applet.writer import AppletLockedError
 from cardkit.errors import TransportError
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.services.card_image import CardImage, ChipSecrets, write_card_image
 from cardkit.services.personalize import (
@@ -30,8 +32,6 @@ from cardkit.services.personalize import (
     personalize,
 )
 from cardkit.services.read import AccessKey, read_card
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
 from cardkit.transport.pcsc import open_reader
 
 pytestmark = pytest.mark.integration

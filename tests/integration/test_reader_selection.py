@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cardkit.transport.apdu import Command
+from cardkit.iso7816.apdu import Command
 from cardkit.transport.pcsc import (
     AmbiguousReaderError,
     PcscError,

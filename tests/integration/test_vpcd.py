@@ -16,7 +16,7 @@ import pytest
 from cardkit.emulator.card import EmulatedCard
 from cardkit.emulator.vpcd import VpcdBridge, port_for_slot, reader_name_for_slot
 from cardkit.errors import TransportError
-from cardkit.transport.apdu import Command
+from cardkit.iso7816.apdu import Command
 from cardkit.transport.pcsc import list_readers, open_reader
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from cardkit.emulator.access import parse_ec_private_key
 from cardkit.encoding import tlv
 from cardkit.encoding.asn1 import CURVES
 from cardkit.errors import EncodingError
-from cardkit.transport.apdu import Command
+from cardkit.iso7816.apdu import Command
 
 # RFC 5639 §3.4, brainpoolP256r1: p, A, B, x, y, q (the order) and h = 1, as printed there.
 RFC5639_P256R1 = {

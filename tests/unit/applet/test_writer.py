@@ -19,7 +19,7 @@ from cardkit.applet.writer import (
 from cardkit.emulator import atr as emulator_atr
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.errors import CardError
-from cardkit.transport.apdu import Command, Response
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.transport.scripted import FunctionConnection, ScriptedConnection
 
 OK = b"\x90\x00"

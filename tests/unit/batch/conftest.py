@@ -17,8 +17,8 @@ from testpki import in_memory_issuer
 from cardkit.batch.runner import BatchSettings
 from cardkit.emulator.card import EmulatedCard
 from cardkit.errors import TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.profile import Profile, load_profile
-from cardkit.transport.apdu import Command, Response
 
 SAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "samples"
 TODAY = date(2026, 11, 1)  # the samples' reference day (profiles/samples/README.md)

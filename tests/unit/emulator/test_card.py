@@ -26,6 +26,8 @@ from cardkit.emulator.atr import MAX_UPDATE_DATA
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.asn1 import CURVES, Curve
 from cardkit.errors import AccessDeniedError, CardError, ProtocolError
+from cardkit.iso7816.apdu import SW, Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
@@ -39,8 +41,6 @@ from cardkit.protocol.sm import SecureConnection
 from cardkit.records import load_records, validate_all
 from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
 from cardkit.services.prepare import prepare_card
-from cardkit.transport.apdu import SW, Command, Response
-from cardkit.transport.connection import Connection
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT / "profiles" / "samples"

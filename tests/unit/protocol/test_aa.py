@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from cardkit.encoding import oids
 from cardkit.errors import CardError, EncodingError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
 from cardkit.lds.security_infos import ActiveAuthenticationInfo, TerminalAuthenticationInfo
 from cardkit.protocol import aa
-from cardkit.transport.apdu import Command, Response
 
 VECTORS = Path(__file__).parents[2] / "vectors"
 PUBLISHED = json.loads((VECTORS / "aa_iso9796_2_published_signatures.json").read_text())

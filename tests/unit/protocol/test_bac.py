@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from cardkit.encoding.mrz import Td1, Td3
 from cardkit.errors import AccessDeniedError, CardError, ProtocolError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.protocol.bac import (
     MrzKey,
     bac_keys,
@@ -28,7 +29,6 @@ from cardkit.protocol.bac import (
     verify_chip_authentication_data,
 )
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
-from cardkit.transport.apdu import Command, Response
 
 VECTORS = Path(__file__).parents[2] / "vectors"
 BAC = json.loads((VECTORS / "bac_icao9303_11_appendix_d.json").read_text())

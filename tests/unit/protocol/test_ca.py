@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from cardkit.encoding import asn1, oids, tlv
 from cardkit.errors import CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationInfo, ChipAuthenticationPublicKeyInfo
 from cardkit.protocol import ca
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
-from cardkit.transport.apdu import Command, Response
 
 VECTORS = Path(__file__).parents[2] / "vectors"
 KA = json.loads((VECTORS / "ca_icao9303_11_key_agreement.json").read_text())

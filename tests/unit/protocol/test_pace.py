@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from cardkit.encoding import oids
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.security_infos import ChipAuthenticationPublicKeyInfo, PaceInfo
@@ -25,7 +26,6 @@ from cardkit.protocol import ec as ecmath
 from cardkit.protocol import pace
 from cardkit.protocol.bac import MrzKey
 from cardkit.protocol.sm import SecureMessaging
-from cardkit.transport.apdu import Command, Response
 
 VECTORS = json.loads(
     (Path(__file__).parents[2] / "vectors" / "pace_icao9303_11_appendix_g.json").read_text()

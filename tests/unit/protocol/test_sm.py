@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.errors import EncodingError, ProtocolError, TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.protocol.sm import SecureConnection, SecureMessaging, SmCommandError
-from cardkit.transport.apdu import Command, Response
 
 VECTORS = Path(__file__).parents[2] / "vectors"
 D4 = json.loads((VECTORS / "sm_icao9303_11_appendix_d4.json").read_text())

@@ -22,12 +22,12 @@ import pytest
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.encoding import tlv
 from cardkit.errors import AccessDeniedError, ProtocolError
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.report import Status, Verdict
 from cardkit.services.read import AccessKey, read_card
 from cardkit.services.verify import verify_card
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
 
 
 def _load_forgery() -> ModuleType:

@@ -17,6 +17,7 @@ import pytest
 from cardkit.applet.writer import AlreadyPersonalizedError, AppletLockedError
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.errors import TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds import files
 from cardkit.profile import Profile
 from cardkit.services.card_image import CardImage, ChipSecrets
@@ -27,7 +28,6 @@ from cardkit.services.personalize import (
     personalize,
     write_order,
 )
-from cardkit.transport.apdu import Command, Response
 
 
 def _load_cards() -> ModuleType:

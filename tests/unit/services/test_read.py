@@ -24,6 +24,8 @@ from cardkit.errors import (
     ProtocolError,
     TransportError,
 )
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.dg1 import Dg1
 from cardkit.profile import Profile, load_profile
@@ -45,8 +47,6 @@ from cardkit.services.read import (
     read_file,
     tlv_total_length,
 )
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
 from cardkit.transport.scripted import FunctionConnection, ScriptedConnection
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"

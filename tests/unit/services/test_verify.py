@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from cardkit.emulator.card import EmulatorConnection
 from cardkit.errors import PkiError, TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.lds import files
 from cardkit.pki.trust import TrustStore
 from cardkit.records.qr import QrPayload
@@ -32,7 +33,6 @@ from cardkit.services.verify import (
     verify_card,
     watch_reader,
 )
-from cardkit.transport.apdu import Command, Response
 
 
 def _load_forgery() -> ModuleType:

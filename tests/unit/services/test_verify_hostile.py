@@ -50,12 +50,12 @@ from hypothesis import strategies as st
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.emulator.state import CardState
 from cardkit.errors import CardkitError, TransportError
+from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.report import Verdict
 from cardkit.services.read import CardRead, read_card
 from cardkit.services.verify import Inspection, verify_card
-from cardkit.transport.apdu import Command, Response
-from cardkit.transport.connection import Connection
 
 
 def _load_forgery() -> ModuleType:

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from smartcard import scard as real
 
 from cardkit.errors import TransportError
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.transport import pcsc
-from cardkit.transport.apdu import Command, Response
 from cardkit.transport.readers import AmbiguousReaderError, ReaderNotFoundError
 
 VPCD0 = "Virtual PCD 00 00"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cardkit.errors import EncodingError, TransportError
-from cardkit.transport.apdu import Command, Response
+from cardkit.iso7816.apdu import Command, Response
 from cardkit.transport.scripted import FunctionConnection, ScriptedConnection
 from cardkit.transport.wrappers import ChainingConnection, GetResponseConnection, checked_response
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from cardkit.transport.apdu import Command, Response
+from cardkit.iso7816.apdu import Command, Response
 
 
 class Connection(Protocol):
