@@ -7,7 +7,7 @@ state file, served by ``cardkit emulator start`` through vpcd and pcscd (started
 :func:`cardkit.services.verify.verify_card` over :func:`cardkit.transport.pcsc.open_reader`:
 PACE-CAN, every file, chip and active authentication, passive authentication to the trusted CSCA
 with its CRL, DG13/DG1 consistency, expiry. The helpers of the integration fixtures
-(tests/integration/pcsc.py) and the forgery lab (tests/forgery.py) are loaded by file path.
+(tests/integration/pcsc.py) and the forgery lab (tests/support/forgery.py) are loaded by file path.
 
 Printed per inspection: wall time (connect + verify, as an officer waits for it), APDUs, and
 host CPU time (``time.process_time`` of this process: the emulator runs in its own process).
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pcsc = _load("cardkit_bench_pcsc", ROOT / "tests" / "integration" / "pcsc.py")
-    forgery = _load("cardkit_bench_forgery", ROOT / "tests" / "forgery.py")
+    forgery = _load("forgery", ROOT / "tests" / "support" / "forgery.py")
     reason = pcsc.missing_reason()
     if reason is not None:
         print(f"cannot run: {reason}")

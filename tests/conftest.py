@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import forgery  # tests/support/forgery.py
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -30,3 +31,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where nothing may be missing: {report.longrepr}"
+
+
+# --- The forged-card lab (tests/support/forgery.py), shared by every test that needs it -------
+
+
+@pytest.fixture(scope="session")
+def lab() -> forgery.Lab:
+    """A trusted test PKI and a forger's material; built once per test session."""
+    return forgery.Lab()
+
+
+@pytest.fixture(scope="session")
+def genuine(lab: forgery.Lab) -> forgery.Card:
+    """The lab's genuine card (sample citizen 0 on the vn-cccd-2021 profile)."""
+    return lab.genuine()

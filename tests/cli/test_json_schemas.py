@@ -6,18 +6,16 @@ kind the CLI prints."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
@@ -38,20 +36,6 @@ PASSWORD_VAR = "CARDKIT_SCHEMA_TEST_PASSWORD"
 PASSWORD = "schema-test-password"
 READER = "Virtual PCD 00 00"
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "forgery.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 
 
 def invoke(*args: str | Path, input: str | None = None, **env: str) -> Result:
@@ -304,11 +288,6 @@ def test_personalize_is_a_list_even_for_one_card(
 
 
 # --- a chip: read and verify -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 @pytest.fixture(scope="module")

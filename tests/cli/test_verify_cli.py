@@ -4,15 +4,13 @@ codes 0/1/2/3, secrets never echoed."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
@@ -22,26 +20,6 @@ import cardkit.cli.verify as verify_cli
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.errors import TransportError
 from cardkit.services.verify import verify_card
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 @pytest.fixture(scope="module")

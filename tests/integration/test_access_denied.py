@@ -10,39 +10,19 @@ Fixtures (conftest.py): ``pcscd`` (shared, locked) and ``emulator(slot, state)``
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 REPO = Path(__file__).resolve().parents[2]
 DENIED = "error: access denied: the CAN does not open this card \u2014 enter it again"
 SLOT = 3  # one slot for the whole file: the card stays in the reader for every command
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 @pytest.fixture

@@ -6,40 +6,19 @@ forgery is INVALID with its expected failing check, the genuine card VALID: zero
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 
 from cardkit.report import Verdict
 from cardkit.services.verify import Inspection
 from cardkit.transport.pcsc import open_reader
 
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 SLOTS = 4
 _next_slot = iter(range(10**6))
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 def over_pcsc(emulator: Callable[..., Any], lab: Any, card: Any, tmp_path: Path) -> Inspection:

@@ -11,12 +11,9 @@ plain ProtocolError (a forgery), never "enter it again".
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
@@ -28,21 +25,6 @@ from cardkit.lds import files
 from cardkit.report import Status, Verdict
 from cardkit.services.read import AccessKey, read_card
 from cardkit.services.verify import verify_card
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 
 DENIED_CAN = "access denied: the CAN does not open this card \u2014 enter it again"
 DENIED_MRZ = "access denied: the MRZ does not open this card \u2014 enter it again"
@@ -64,16 +46,6 @@ class Recording:
 
     def ins(self) -> list[int]:
         return [c.ins for c in self.sent]
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
-
-
-@pytest.fixture(scope="module")
-def genuine(lab: Any) -> Any:
-    return lab.genuine()
 
 
 @pytest.fixture(scope="module")

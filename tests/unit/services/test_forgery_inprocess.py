@@ -4,38 +4,15 @@ failing check, the genuine card is VALID — zero false accepts."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 
 from cardkit.emulator.card import EmulatorConnection
 from cardkit.report import Status, Verdict
 from cardkit.services.verify import verify_card
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 def _verify(lab: Any, card: Any, *, mrz: bool = False) -> Any:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,31 +32,7 @@ from cardkit.services.verify import (
     watch_reader,
 )
 
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 TODAY = forgery.TODAY
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
-
-
-@pytest.fixture(scope="module")
-def genuine(lab: Any) -> Any:
-    return lab.genuine()
 
 
 def _groups(card: Any) -> dict[int, bytes]:

@@ -33,16 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import random
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,21 +53,6 @@ from cardkit.lds import files
 from cardkit.report import Verdict
 from cardkit.services.read import CardRead, read_card
 from cardkit.services.verify import Inspection, verify_card
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
 
 MAC_DO = b"\x8e\x08"  # DO'8E', 8 bytes: the last data object of a protected response
 MAC_DO_LENGTH = 10

@@ -6,13 +6,10 @@ card to what it promises (its data groups, PACE, CA, AA)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from datetime import timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 
 from cardkit.emulator.card import EmulatorConnection
@@ -23,26 +20,6 @@ from cardkit.pki.trust import TrustStore
 from cardkit.profile import load_profile
 from cardkit.report import Status, Verdict
 from cardkit.services.verify import Inspection, verify_card
-
-
-def _load_forgery() -> ModuleType:
-    name = "cardkit_tests_forgery"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "forgery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-forgery = _load_forgery()
-
-
-@pytest.fixture(scope="module")
-def lab() -> Any:
-    return forgery.Lab()
 
 
 def _inspect(card: Any, trust: TrustStore, **kwargs: Any) -> Inspection:

@@ -1,4 +1,4 @@
-"""Forged cards on cardkit's emulator (a test helper, loaded by file path: not a test).
+"""Forged cards on cardkit's emulator (a test helper on the tests' path, tests/support: not a test).
 
 A :class:`Lab` holds a trusted CSCA with its genuine Document Signer, plus the material of a
 forger: a rogue DSC (same issuer name, signed by a key the CSCA never had), an expired DSC, a DSC
@@ -55,7 +55,7 @@ from cardkit.services.prepare import Issuer, prepare_card
 from cardkit.services.read import STEP_CA, AccessKey
 from cardkit.services.verify import Inspection, verify_card
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "profiles" / "samples"
 TODAY = date(2026, 11, 1)  # the samples' reference day (profiles/samples/README.md)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
