@@ -31,25 +31,81 @@ import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cardkit.cli.exits import EXIT_CARD, EXIT_OK, EXIT_PROBLEMS, exit_code_for
-from cardkit.cli.inspection import load_inspection_inputs
 from cardkit.cli.options import access_key_options, policy_options, reader_option, trust_options
-from cardkit.cli.read import _access_key, _read_mrz, _source
 from cardkit.cli.render import card_line, check_table, echo_json, error_line, verdict_line
 from cardkit.errors import CardkitError, ImageError, KeyStoreError
 from cardkit.report import Verdict
-from cardkit.services.person import PersonalData, Sex
-from cardkit.services.read import AccessKey
-from cardkit.services.verify import Face, Inspection, verify_card, watch_reader
-from cardkit.transport.pcsc import open_reader, select_reader
+
+if TYPE_CHECKING:
+    from cardkit.cli.inspection import InspectionInputs
+    from cardkit.services.person import PersonalData
+    from cardkit.services.read import AccessKey
+    from cardkit.services.verify import Face, Inspection
+    from cardkit.transport.pcsc import PcscConnection
+
+
+# The library is imported when a card is inspected, not when this module is: `cardkit verify
+# --help` then needs click alone (issue 12 §7). Module-level names keep tests able to
+# substitute the reader.
+
+
+def open_reader(spec: str | None, *, timeout: float = 0) -> PcscConnection:
+    from cardkit.transport import pcsc
+
+    return pcsc.open_reader(spec, timeout=timeout)
+
+
+def select_reader(spec: str | None) -> str:
+    from cardkit.transport import pcsc
+
+    return pcsc.select_reader(spec)
+
+
+def verify_card(*args: Any, **kwargs: Any) -> Inspection:
+    from cardkit.services import verify as service
+
+    return service.verify_card(*args, **kwargs)
+
+
+def watch_reader(*args: Any, **kwargs: Any) -> int:
+    from cardkit.services import verify as service
+
+    return service.watch_reader(*args, **kwargs)
+
+
+def load_inspection_inputs(*args: Any) -> InspectionInputs:
+    from cardkit.cli import inspection
+
+    return inspection.load_inspection_inputs(*args)
+
+
+def _access_key(*args: str | None) -> AccessKey:
+    from cardkit.cli import read
+
+    return read._access_key(*args)
+
+
+def _read_mrz(spec: str) -> str:
+    from cardkit.cli import read
+
+    return read._read_mrz(spec)
+
+
+def _source(spec: str) -> Any:
+    from cardkit.cli import read
+
+    return read._source(spec)
+
 
 EXIT_VALID, EXIT_INVALID = EXIT_OK, EXIT_PROBLEMS
 
 _AS_IS = {"jpeg": (".jpg", ".jpeg"), "jpeg2000": (".jp2", ".j2k", ".jpf")}
-_SEX_WORDS = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.UNSPECIFIED: "unspecified"}
+_SEX_WORDS = {"M": "male", "F": "female", "X": "unspecified"}  # Sex values
 
 
 def save_face(face: Face, path: Path) -> Path:
@@ -99,7 +155,7 @@ def _person_rows(person: PersonalData) -> list[tuple[str, str | None]]:
             return value.isoformat()
         return f"{raw} (not a date)" if raw else None
 
-    sex = _SEX_WORDS[person.sex] if person.sex is not None else person.sex_raw
+    sex = _SEX_WORDS.get(person.sex.value) if person.sex is not None else person.sex_raw
     expiry = (
         "does not expire"
         if person.never_expires
@@ -120,6 +176,8 @@ def _person_rows(person: PersonalData) -> list[tuple[str, str | None]]:
 
 
 def _line_key(kind: str, line: str) -> AccessKey:
+    from cardkit.services.read import AccessKey
+
     text = line.strip()
     if kind == "CAN":
         return AccessKey.from_can(text)
@@ -157,6 +215,8 @@ class _KeySource:
             except ValueError:
                 raise KeyStoreError("the key read from standard input is malformed") from None
         if mrz_from is not None and _source(mrz_from).kind == "file":
+            from cardkit.services.read import AccessKey
+
             return AccessKey.from_mrz(_read_mrz(mrz_from))
         return _access_key(*self.args)
 
