@@ -27,12 +27,18 @@ files whole and tells the length of large ones from their TLV header; the rest f
 APDUs as the chip allows — one extended-length READ BINARY when the chip advertises extended
 length (ATR card capabilities, ISO/IEC 7816-4 §8.1.1.2.7, and DO'7F66' in EF.ATR/INFO, §12.7.1),
 otherwise the largest short read whose *protected* response still fits in 256 bytes (derived in
-:func:`max_protected_plaintext`: 223 bytes with AES, 231 with 3DES). Offsets above 32767 cannot be
-written in P1-P2 and use READ BINARY with odd INS (B1) and DO'54' (ISO/IEC 7816-4 §7.2.3).
+:func:`~cardkit.services.read_binary.max_protected_plaintext`: 223 bytes with AES, 231 with 3DES).
+Offsets above 32767 cannot be written in P1-P2 and use READ BINARY with odd INS (B1) and DO'54'
+(ISO/IEC 7816-4 §7.2.3).
 
 Files are returned exactly as read (no re-encoding: EF.SOD hashes them as written). A failed read
 leaves nothing behind: the secure-messaging sessions are ended (their keys dropped) whatever
 happens, and :func:`read_card` always starts from scratch.
+
+This module is the orchestrator (:func:`read_card`, its result :class:`CardRead`); the parts live
+beside it: :mod:`cardkit.services.access_key` (the MRZ key or CAN), :mod:`cardkit.services.atr`
+(what the ATR and EF.ATR/INFO advertise) and :mod:`cardkit.services.read_binary` (one file, in as
+few READ BINARY commands as the chip allows). Their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -41,14 +47,12 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-from cardkit.encoding import oids, tlv
-from cardkit.encoding.mrz import MrzError, parse_mrz
+from cardkit.encoding import oids
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
-from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SHORT_MAX_NE, SW, Command, Response
+from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SW, Command, Response
 from cardkit.iso7816.connection import Connection
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
@@ -57,18 +61,27 @@ from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
 from cardkit.lds.files import FileSpec
 from cardkit.lds.sod import Sod
-from cardkit.protocol import crypto
 from cardkit.protocol.aa import AaResult, perform_aa
-from cardkit.protocol.bac import MrzKey, perform_bac
+from cardkit.protocol.bac import perform_bac
 from cardkit.protocol.ca import CaResult, perform_ca
-from cardkit.protocol.pace import (
-    PacePassword,
-    PaceResult,
-    choose_pace_info,
-    perform_pace,
-    verify_cam,
-)
+from cardkit.protocol.pace import PaceResult, choose_pace_info, perform_pace, verify_cam
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
+from cardkit.services.access_key import AccessKey
+from cardkit.services.atr import (
+    ATR_INFO_FID,
+    extended_length_from_atr,
+    historical_bytes,
+    parse_atr_info,
+)
+from cardkit.services.read_binary import (
+    DEFAULT_EXTENDED_RESPONSE_LIMIT,
+    SHORT_RESPONSE_LIMIT,
+    STEP_READ,
+    ReadLimits,
+    max_protected_plaintext,
+    read_file,
+    tlv_total_length,
+)
 
 __all__ = [
     "AccessKey",
@@ -88,95 +101,12 @@ Rng: TypeAlias = Callable[[int], bytes]
 Access: TypeAlias = Literal["PACE-CAN", "PACE-MRZ", "BAC"]
 
 INS_SELECT = 0xA4
-INS_READ_BINARY = 0xB0
-INS_READ_BINARY_ODD = 0xB1
-TAG_OFFSET = 0x54  # DO'54': offset data object of READ BINARY B1 (ISO/IEC 7816-4 §7.2.3)
-TAG_DISCRETIONARY = 0x53  # DO'53': the data read by READ BINARY B1
-MAX_EVEN_OFFSET = 0x7FFF  # P1-P2 of READ BINARY B0 carry a 15-bit offset (P1 b8 = 0)
-
-#: EF.ATR/INFO (ISO/IEC 7816-4 §8.2.1.1), in the master file, and its extended length DO.
-ATR_INFO_FID = 0x2F01
-TAG_EXTENDED_LENGTH_INFO = 0x7F66
-#: Card capabilities, third software function byte, b7: "extended Lc and Le fields"
-#: (ISO/IEC 7816-4 §8.1.1.2.7, Table 118).
-CAPABILITY_EXTENDED_LENGTH = 0x40
-
-#: A response APDU with a short Le carries at most 256 data bytes (ISO/IEC 7816-4 §5.1).
-SHORT_RESPONSE_LIMIT = SHORT_MAX_NE
-#: When the chip says it supports extended length but not how much: the largest Ne.
-DEFAULT_EXTENDED_RESPONSE_LIMIT = EXTENDED_MAX_NE
-#: No LDS file comes near this; a header announcing more is treated as malformed, so a hostile
-#: chip cannot keep a reader looping.
-MAX_FILE_LENGTH = 1 << 20
 
 #: Data groups protected by EAC terminal authentication (9303-11 §7.1; TR-03110-1).
 EAC_DATA_GROUPS = (3, 4)
 
-STEP_READ = "READ BINARY"
 STEP_ACCESS = "access control"
 STEP_CA = "chip authentication"
-
-
-# --- The access key ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class AccessKey:
-    """What opens the chip: the MRZ key (document number, date of birth, date of expiry) or the
-    CAN printed on the card (9303-11 §4.3.1, §9.7.3). A secret: ``repr`` is redacted and errors
-    name the field, never its value. Build it with :meth:`from_mrz`, :meth:`from_mrz_fields` or
-    :meth:`from_can`."""
-
-    mrz_key: MrzKey | None = None
-    can: str | None = None
-
-    def __post_init__(self) -> None:
-        if (self.mrz_key is None) == (self.can is None):
-            raise ValueError("an access key is either an MRZ key or a CAN")
-        if self.can is not None and not _valid_can(self.can):
-            raise EncodingError("CAN: 6 to 12 decimal digits expected")
-
-    def __repr__(self) -> str:
-        return f"AccessKey({self.kind}, <redacted>)"
-
-    @property
-    def kind(self) -> Literal["MRZ", "CAN"]:
-        return "MRZ" if self.mrz_key is not None else "CAN"
-
-    @classmethod
-    def from_mrz(cls, text: str) -> AccessKey:
-        """The key of a whole TD1 (3 × 30) or TD3 (2 × 44) MRZ, lines separated or joined.
-
-        Check digits are verified (ICAO 9303-3 §4.9): a misread MRZ fails here, not at the chip.
-        Raises :class:`~cardkit.encoding.mrz.MrzError` naming the field.
-        """
-        return cls(mrz_key=MrzKey.from_mrz(parse_mrz(text)))
-
-    @classmethod
-    def from_mrz_fields(
-        cls, document_number: str, date_of_birth: str, date_of_expiry: str
-    ) -> AccessKey:
-        """The key from the three BAC fields (dates ``YYMMDD``, 9303-11 §4.3.1)."""
-        try:
-            return cls(mrz_key=MrzKey(document_number.strip(), date_of_birth, date_of_expiry))
-        except ValueError as exc:  # MrzKey names the field, never the value
-            field_name = str(exc).split(":", 1)[0]
-            raise MrzError(f"MRZ key: {exc}", field=field_name) from None
-
-    @classmethod
-    def from_can(cls, can: str) -> AccessKey:
-        """The key from the Card Access Number (PACE only, 9303-11 §4.4)."""
-        return cls(can=can.strip())
-
-    def pace_password(self) -> PacePassword:
-        if self.mrz_key is not None:
-            return PacePassword.from_mrz_key(self.mrz_key)
-        assert self.can is not None
-        return PacePassword.from_can(self.can)
-
-
-def _valid_can(can: str) -> bool:
-    return can.isascii() and can.isdigit() and 6 <= len(can) <= 12
 
 
 # --- Counting -----------------------------------------------------------------------------------
@@ -198,248 +128,6 @@ class CountingConnection:
         response = self.inner.send(command)
         self.bytes_exchanged += len(response.data) + 2
         return response
-
-
-# --- Extended length: what the chip advertises -------------------------------------------------
-
-
-def historical_bytes(atr: bytes) -> bytes | None:
-    """The historical bytes of an ATR (ISO/IEC 7816-3 §8.2): T0's low nibble K bytes after the
-    interface bytes. None when the ATR is too short for what it announces."""
-    if len(atr) < 2:
-        return None
-    k = atr[1] & 0x0F
-    indicator = atr[1] >> 4
-    position = 2
-    while True:
-        count = bin(indicator & 0x0F).count("1")  # TA, TB, TC, TD present
-        has_td = bool(indicator & 0x08)
-        position += count
-        if position > len(atr):
-            return None
-        if not has_td:
-            break
-        indicator = atr[position - 1] >> 4
-    if position + k > len(atr):
-        return None
-    return bytes(atr[position : position + k])
-
-
-def extended_length_from_atr(atr: bytes | None) -> bool | None:
-    """Whether the ATR's card capabilities announce extended Lc/Le (ISO/IEC 7816-4 §8.1.1.2.7:
-    compact-TLV ``7x`` in historical bytes of category 00 or 80, third byte b7). None when the
-    ATR does not say (no ATR, no card capabilities, a proprietary category)."""
-    if atr is None:
-        return None
-    history = historical_bytes(atr)
-    if not history:
-        return None
-    category = history[0]
-    if category == 0x80:
-        body = history[1:]
-    elif category == 0x00 and len(history) >= 4:
-        body = history[1:-3]  # the last three bytes are the status indicator
-    else:
-        return None
-    position = 0
-    while position < len(body):
-        tag, length = body[position] >> 4, body[position] & 0x0F
-        value = body[position + 1 : position + 1 + length]
-        if len(value) != length:
-            return None
-        if tag == 0x7:
-            return len(value) >= 3 and bool(value[2] & CAPABILITY_EXTENDED_LENGTH)
-        position += 1 + length
-    return None
-
-
-def parse_atr_info(data: bytes) -> int | None:
-    """The maximum response APDU length in EF.ATR/INFO's DO'7F66' (ISO/IEC 7816-4 §12.7.1:
-    ``7F66 { 02 max command bytes, 02 max response bytes }``), or None when it has none.
-    EncodingError when the file is not BER-TLV or the DO is malformed."""
-    found = _find_tag(tlv.decode_all(data.rstrip(b"\x00")), TAG_EXTENDED_LENGTH_INFO, depth=0)
-    if found is None:
-        return None
-    integers = [c for c in found.children() if c.tag == 0x02]
-    if len(integers) < 2 or not all(1 <= len(i.value) <= 4 for i in integers[:2]):
-        raise EncodingError("EF.ATR/INFO: DO'7F66' needs two INTEGERs (command and response)")
-    return int.from_bytes(integers[1].value, "big")
-
-
-def _find_tag(items: list[tlv.Tlv], tag: int, depth: int) -> tlv.Tlv | None:
-    for item in items:
-        if item.tag == tag:
-            return item
-        if depth < 2 and item.constructed:
-            found = _find_tag(item.children(), tag, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-@lru_cache(maxsize=64)
-def max_protected_plaintext(block: int, limit: int, odd: bool = False) -> int:
-    """The largest number of plaintext bytes whose secure-messaging response fits ``limit``
-    response data bytes (9303-11 §9.8): ``DO'87' (01 ‖ E(pad(data)))`` — or DO'85' without the
-    padding indicator for an odd INS — then ``DO'99' 02 SW`` (4 bytes) and ``DO'8E' 08 MAC``
-    (10 bytes). Padding (ISO/IEC 9797-1 method 2) always adds 1 to ``block`` bytes.
-
-    With the short limit of 256 bytes this is 223 bytes for AES and 231 for 3DES.
-    """
-    padded = (limit // block) * block
-    while padded > 0:
-        value = padded + (0 if odd else 1)
-        total = 1 + len(tlv.encode_length(value)) + value + 4 + 2 + crypto.MAC_LENGTH
-        if total <= limit:
-            return padded - 1
-        padded -= block
-    raise ValueError(f"no secure-messaging response fits {limit} bytes")
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """How much one READ BINARY may ask for. ``response_limit`` is the largest response data
-    field the chip sends (256 without extended length)."""
-
-    extended: bool = False
-    response_limit: int = SHORT_RESPONSE_LIMIT
-
-    def __post_init__(self) -> None:
-        if not 64 <= self.response_limit <= EXTENDED_MAX_NE:
-            raise ValueError("response_limit must be 64..65536 bytes")
-        if not self.extended and self.response_limit > SHORT_RESPONSE_LIMIT:
-            raise ValueError("a response over 256 bytes needs extended length")
-
-    def chunk(self, block: int | None, *, odd: bool = False, short: bool = False) -> int:
-        """Bytes per READ BINARY: the whole response in clear (``block`` None), or the plaintext
-        that fits once protected with a ``block``-byte cipher."""
-        limit = SHORT_RESPONSE_LIMIT if short or not self.extended else self.response_limit
-        if block is None:
-            return limit
-        return max_protected_plaintext(block, limit, odd)
-
-
-# --- Reading one file ---------------------------------------------------------------------------
-
-
-def tlv_total_length(prefix: bytes) -> int | None:
-    """The length of the whole TLV that ``prefix`` starts (header + value), or None when
-    ``prefix`` is too short to tell. EncodingError for a header that no LDS file can have
-    (tag 00/FF, indefinite length, over 4 length octets, more than :data:`MAX_FILE_LENGTH`)."""
-    if not prefix:
-        return None
-    first = prefix[0]
-    if first in (0x00, 0xFF):
-        raise EncodingError(f"file starts with {first:02X}: not a BER-TLV tag", offset=0)
-    position = 1
-    if first & 0x1F == 0x1F:
-        while True:
-            if position >= len(prefix):
-                return None
-            byte = prefix[position]
-            position += 1
-            if position > 4:
-                raise EncodingError("file tag longer than 4 bytes", offset=0)
-            if not byte & 0x80:
-                break
-    if position >= len(prefix):
-        return None
-    length_byte = prefix[position]
-    position += 1
-    if length_byte < 0x80:
-        length = length_byte
-    else:
-        count = length_byte & 0x7F
-        if count == 0 or count > 4:
-            raise EncodingError("file length field is indefinite or too long", offset=position - 1)
-        if position + count > len(prefix):
-            return None
-        length = int.from_bytes(prefix[position : position + count], "big")
-        position += count
-    total = position + length
-    if total > MAX_FILE_LENGTH:
-        raise EncodingError(f"file header declares {total} bytes, more than an LDS file holds")
-    return total
-
-
-def _read_command(offset: int, ne: int, *, sfi: int | None, first: bool) -> Command:
-    if first and sfi is not None:
-        # P1 = 1 0 0 SFI selects the EF by its short identifier; P2 = offset (0..255).
-        return Command(0x00, INS_READ_BINARY, 0x80 | sfi, offset, ne=ne)
-    if offset <= MAX_EVEN_OFFSET:
-        return Command(0x00, INS_READ_BINARY, offset >> 8, offset & 0xFF, ne=ne)
-    # Odd INS: P1-P2 = 0000 (the current EF), the offset in DO'54'.
-    data = tlv.encode(TAG_OFFSET, offset.to_bytes(max(1, (offset.bit_length() + 7) // 8), "big"))
-    return Command(0x00, INS_READ_BINARY_ODD, 0x00, 0x00, data, ne=ne)
-
-
-def _odd_request(remaining: int, chunk: int) -> tuple[int, int]:
-    """(data bytes wanted, Ne) for READ BINARY B1, whose answer wraps the data in DO'53'."""
-    wanted = min(remaining, chunk - 4)  # DO'53' header: at most 1 + 3 bytes below 64 KiB
-    return wanted, min(wanted + 1 + len(tlv.encode_length(wanted)), chunk)
-
-
-def read_file(
-    connection: Connection,
-    spec: FileSpec,
-    limits: ReadLimits = ReadLimits(),
-    *,
-    block: int | None = None,
-    use_sfi: bool = True,
-) -> bytes:
-    """Read one whole BER-TLV file (9303-10 §4.4): with its SFI (``use_sfi``) or, when False,
-    the EF already selected. ``block`` is the cipher block size of the secure messaging under
-    ``connection`` (None: no secure messaging), which decides the chunk sizes.
-
-    Raises CardError (``sw``: 6A82 not found, 6982 access denied, ...) when the chip refuses a
-    READ BINARY, EncodingError when the file or a DO'53' is malformed, ProtocolError when the
-    chip answers with more data than asked or with none before the file's end.
-    """
-    buffer = bytearray()
-    total: int | None = None
-    sfi = spec.sfi if use_sfi else None
-    first = True
-    while total is None or len(buffer) < total:
-        offset = len(buffer)
-        remaining = None if total is None else total - offset
-        odd = offset > MAX_EVEN_OFFSET and not first
-        if remaining is None:
-            # One full short chunk: small files come whole, large ones show their length.
-            ne = wanted = limits.chunk(block, short=True)
-        elif odd:
-            wanted, ne = _odd_request(remaining, limits.chunk(block, odd=True))
-        else:
-            ne = wanted = min(remaining, limits.chunk(block))
-        response = connection.send(_read_command(offset, ne, sfi=sfi, first=first))
-        first = False
-        if response.sw not in (SW.OK, SW.WARNING_END_OF_FILE):
-            raise CardError(f"READ BINARY of {spec.name} refused", sw=response.sw)
-        data = response.data
-        if len(data) > ne:
-            raise ProtocolError(
-                f"the chip returned {len(data)} bytes of {spec.name} for {ne} asked",
-                step=STEP_READ,
-            )
-        if odd:
-            data = tlv.decode_single(data, TAG_DISCRETIONARY, what=f"{spec.name} DO'53'").value
-            if len(data) > wanted:
-                raise ProtocolError(
-                    f"the chip returned {len(data)} bytes of {spec.name} for {wanted} asked",
-                    step=STEP_READ,
-                )
-        if not data:
-            raise ProtocolError(
-                f"the chip returned no data before the end of {spec.name}", step=STEP_READ
-            )
-        buffer += data
-        if total is None:
-            total = tlv_total_length(bytes(buffer))
-        if response.sw == SW.WARNING_END_OF_FILE and (total is None or len(buffer) < total):
-            raise EncodingError(
-                f"{spec.name} ends after {len(buffer)} bytes, before the end of its TLV",
-                offset=len(buffer),
-            )
-    return bytes(buffer[:total])
 
 
 # --- The result ---------------------------------------------------------------------------------

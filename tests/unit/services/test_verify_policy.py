@@ -166,9 +166,9 @@ def test_a_vn_card_without_a_mandated_data_group_is_invalid(lab: Any, missing: i
 
 def test_no_installed_profile_is_said_not_hidden(lab: Any, monkeypatch: Any) -> None:
     """Where no profile matches DG1, the card is held to ICAO 9303 alone, and the report says so."""
-    import cardkit.services.verify as verify_module
+    import cardkit.services.profile_checks as profile_checks_module
 
-    monkeypatch.setattr(verify_module, "profile_for_document", lambda *_: None)
+    monkeypatch.setattr(profile_checks_module, "profile_for_document", lambda *_: None)
     inspection = _inspect(lab.genuine(), lab.trust)
     assert inspection.profile is None
     assert _status(inspection, "profile.match") is Status.SKIP
