@@ -166,11 +166,10 @@ def read(
     "--mrz-from file:mrz.txt" from a file, "--can-from env:CARD_CAN" from the environment.
     """
     key = _access_key(mrz_from, doc_number, dob, expiry, can_from)
-    # open_reader's connection does GET RESPONSE (61xx) and wrong Le (6Cxx) itself over T=0.
+    # Over T=0, open_reader's connection does GET RESPONSE (61xx) and wrong Le (6Cxx) itself,
+    # and read_card keeps to short APDUs.
     with open_reader(reader_name, timeout=timeout) as pcsc:
-        # T=0 carries no extended-length APDU without ENVELOPE: read with short APDUs there.
-        extended = False if pcsc.protocol == "T=0" else None
-        result = read_card(TracingConnection(pcsc), key, extended_length=extended)
+        result = read_card(TracingConnection(pcsc), key)
     summary = save_read(result, out)
     if as_json:
         click.echo(json_text(summary))

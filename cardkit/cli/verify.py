@@ -317,13 +317,12 @@ def verify(
 
         def inspect_once(wait: float) -> Inspection:
             key = keys.next()
-            # Over T=0 open_reader's connection does GET RESPONSE (61xx) and 6Cxx itself.
+            # Over T=0 open_reader's connection does GET RESPONSE (61xx) and 6Cxx itself, and
+            # the read keeps to short APDUs.
             with open_reader(reader_name, timeout=wait) as pcsc:
-                extended = False if pcsc.protocol == "T=0" else None
                 return verify_card(
                     pcsc, key, inputs.trust, qr=qr, deny_list=inputs.deny_list,
-                    extended_length=extended, profile=inputs.profile, policy=inputs.policy,
-                    require_crl=inputs.require_crl,
+                    profile=inputs.profile, policy=inputs.policy, require_crl=inputs.require_crl,
                 )  # fmt: skip
 
         if not watch:

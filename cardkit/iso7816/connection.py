@@ -13,3 +13,17 @@ class Connection(Protocol):
     reader is gone; status words, even errors, are returned, not raised."""
 
     def send(self, command: Command) -> Response: ...
+
+
+def short_apdus_only(connection: object) -> bool:
+    """Whether ``connection`` runs over T=0 (its ``protocol``, looking through wrappers'
+    ``inner``): T=0 carries no extended-length command APDU except inside ENVELOPE (ISO/IEC
+    7816-3 §12.1, 7816-4 §5.1), so a reader or writer must keep to short APDUs there."""
+    holder: object | None = connection
+    for _ in range(8):  # wrappers nest a few levels deep at most
+        if holder is None:
+            return False
+        if getattr(holder, "protocol", None) == "T=0":
+            return True
+        holder = getattr(holder, "inner", None)
+    return False

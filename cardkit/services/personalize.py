@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cardkit.applet import commands
 from cardkit.applet.writer import AppletWriter, connection_atr
 from cardkit.errors import EncodingError, TransportError
-from cardkit.iso7816.connection import Connection
+from cardkit.iso7816.connection import Connection, short_apdus_only
 from cardkit.lds import files
 from cardkit.lds.com import Com
 from cardkit.lds.dg14 import Dg14
@@ -404,6 +404,8 @@ def personalize(
 
     steps = _Steps(progress)
     counter = CountingConnection(connection)
+    if extended_length is None and short_apdus_only(connection):
+        extended_length = False  # T=0: short APDUs only (ISO/IEC 7816-3 §12.1)
     writer = AppletWriter(
         counter, extended=extended_length, atr=connection_atr(connection), on_step=steps
     )

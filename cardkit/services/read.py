@@ -53,7 +53,7 @@ from typing import Literal, TypeAlias
 from cardkit.encoding import oids
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
 from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SW, Command, Response
-from cardkit.iso7816.connection import Connection
+from cardkit.iso7816.connection import Connection, short_apdus_only
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
@@ -295,7 +295,9 @@ class _Reader:
     # -- before access control
 
     def _decide_limits(self) -> ReadLimits:
-        if self.extended_override is False:
+        if self.extended_override is False or (
+            self.extended_override is None and short_apdus_only(self.raw)
+        ):
             return ReadLimits()
         if self.extended_override is True:
             return ReadLimits(True, DEFAULT_EXTENDED_RESPONSE_LIMIT)

@@ -70,3 +70,18 @@ def test_response() -> None:
     assert bytes(response) == b"\x69\x82"
     with pytest.raises(EncodingError):
         Response.from_bytes(b"\x90")
+
+
+def test_t0_connections_keep_to_short_apdus() -> None:
+    """ISO/IEC 7816-3 §12.1: no extended-length APDU over T=0 — seen through wrappers too."""
+    from cardkit.iso7816.connection import short_apdus_only
+
+    class Link:
+        def __init__(self, protocol: str | None = None, inner: object | None = None) -> None:
+            self.protocol = protocol
+            self.inner = inner
+
+    assert short_apdus_only(Link("T=0"))
+    assert short_apdus_only(Link(None, Link(None, Link("T=0"))))
+    assert not short_apdus_only(Link("T=1"))
+    assert not short_apdus_only(object())
