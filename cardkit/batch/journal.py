@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import random
 import sqlite3
 import time
@@ -98,7 +99,7 @@ class TransientJournalError(JournalError):
 
 
 #: How often a journal operation is tried when the database aborts it as transient.
-TRANSIENT_ATTEMPTS = 6
+TRANSIENT_ATTEMPTS = 10
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -111,11 +112,15 @@ def _retried(operation: _F) -> _F:
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:
                 return operation(*args, **kwargs)
-            except TransientJournalError:
+            except TransientJournalError as exc:
                 if attempt == TRANSIENT_ATTEMPTS:
                     raise
-                # Back off a little, with jitter, so that the stations do not collide again.
-                time.sleep(0.005 * 2**attempt * (1 + random.random()))
+                logging.getLogger(__name__).debug(
+                    "%s: %s; trying again (%d)", operation.__name__, exc, attempt
+                )
+                # Back off, with jitter, so that the stations do not collide again: 20 ms
+                # doubling to at most 1 s (about 5 s in all before giving up).
+                time.sleep(min(1.0, 0.01 * 2**attempt) * (1 + random.random()))
         raise AssertionError("unreachable")
 
     return cast(_F, run)
