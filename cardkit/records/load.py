@@ -28,14 +28,21 @@ personal data):
 
 A defective value is replaced by "" so that no later rule reads half of it.
 
-Formats, chosen by extension:
+Formats, chosen by extension (:func:`iter_records` reads CSV and JSON Lines incrementally, one
+buffer at a time, so memory does not grow with the number of rows; :func:`load_records` is the
+same as a list):
 
 - ``.csv``: UTF-8 with or without BOM, RFC 4180 quoting, first row = header of column names (the
   field names of :class:`~cardkit.records.model.CitizenRecord`), ``fingerprint_paths`` separated
   by ``;``. ``RawRecord.row`` is the line number the record starts on, as an editor shows it
   (header = 1; a quoted value may span lines).
-- ``.json``: a list of objects, or ``{"records": [...]}``; ``row`` is the 1-based index.
+- ``.json``: a list of objects, or ``{"records": [...]}``; ``row`` is the 1-based index. The
+  document is read and parsed whole (a syntax error anywhere makes the file unusable before any
+  record is passed on), so its memory grows with its size: use JSON Lines for large batches.
 - ``.jsonl``: one object per line (blank lines skipped); ``row`` is the line number.
+
+Streaming keeps in memory one buffer (:data:`READ_BYTES`) plus the record being read: a CSV record
+(a quoted value may span lines) or a JSON Lines line is held whole, however long it is.
 
 JSON values must be strings or null (null = empty); ``fingerprint_paths`` may also be a list of
 strings. Numbers are refused: an ID number or CAN read as a number loses its leading zeros.
@@ -44,13 +51,14 @@ Relative ``photo_path`` / ``fingerprint_paths`` resolve against the records file
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
 
 from cardkit.errors import RecordError
 from cardkit.records.model import CitizenRecord
@@ -79,6 +87,9 @@ FINGERPRINT_SEPARATOR = ";"
 #: (a few hundred characters), so it never refuses real data; it bounds what a broken file (a
 #: runaway quote, a binary blob) can make the loader hold and the validator look at.
 FIELD_LIMIT_BYTES = 64 * 1024
+
+#: How much of a records file is read at a time (bytes).
+READ_BYTES = 1 << 20
 
 _EXTENSIONS = (".csv", ".json", ".jsonl")
 _BOM = b"\xef\xbb\xbf"
@@ -129,29 +140,78 @@ class RawRecord:
     def get(self, name: str) -> str:
         return self.fields.get(name, "")
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[RawRecord], tuple[str, int, dict[str, str], tuple[Defect, ...]]]:
+        # A mapping proxy does not pickle; worker processes (validate --jobs) receive records.
+        return (RawRecord, (self.source, self.row, dict(self.fields), self.defects))
+
 
 def load_records(path: str | Path) -> list[RawRecord]:
-    """Read a records file, choosing the format by extension (.csv, .json, .jsonl)."""
+    """Read a whole records file into a list (see :func:`iter_records`)."""
+    return list(iter_records(path))
+
+
+def iter_records(path: str | Path, *, read_bytes: int = READ_BYTES) -> Iterator[RawRecord]:
+    """The records of a file one at a time, in file order, format chosen by extension.
+
+    CSV and JSON Lines are read ``read_bytes`` at a time and each record is passed on as soon as
+    it is complete; a JSON document is parsed whole first (see the module docstring). An unknown
+    extension raises :class:`RecordError` at once; everything else about the file (unreadable, a
+    bad header, not JSON…) raises it while iterating, before the first record it would spoil.
+    """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in _EXTENSIONS:
         raise RecordError(f"{p}: unknown records format; use one of {', '.join(_EXTENSIONS)}")
-    data = _read_bytes(p)
-    base = p.parent
     if suffix == ".csv":
-        return _parse_csv(data, str(p), base)
+        return _iter_csv(p, read_bytes)
     if suffix == ".json":
-        return _parse_json(data, str(p), base)
-    return _parse_jsonl(data, str(p), base)
+        return _iter_json(p)
+    return _iter_jsonl(p)
 
 
-def _read_bytes(p: Path) -> bytes:
+def _cannot_read(p: Path, exc: OSError) -> RecordError:
+    return RecordError(f"{p}: cannot read the records file: {exc.strerror or exc}")
+
+
+def _open(p: Path) -> IO[bytes]:
     try:
-        data = p.read_bytes()
+        return p.open("rb")
     except OSError as exc:
-        raise RecordError(f"{p}: cannot read the records file: {exc.strerror or exc}") from None
-    # Drop one leading BOM (spreadsheet exports write it) and nothing else.
-    return data.removeprefix(_BOM)
+        raise _cannot_read(p, exc) from None
+
+
+def _read(p: Path, fh: IO[bytes], size: int = -1) -> bytes:
+    try:
+        return fh.read(size)
+    except OSError as exc:
+        raise _cannot_read(p, exc) from None
+
+
+class _Text:
+    """A binary file decoded as UTF-8 (surrogateescape) piece by piece, one leading BOM dropped.
+
+    The incremental decoder keeps a multi-byte character cut by a read for the next piece, so
+    the text is exactly that of decoding the whole file at once.
+    """
+
+    def __init__(self, p: Path, fh: IO[bytes]) -> None:
+        self._p, self._fh = p, fh
+        self._decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        self._started = False
+        self.done = False
+
+    def read(self, size: int) -> str:
+        data = _read(self._p, self._fh, size)
+        self.done = not data
+        text = self._decoder.decode(data, final=self.done)
+        if not self._started and text:
+            # Drop one leading BOM (spreadsheet exports write it) and nothing else: U+FEFF at
+            # the start of the text is exactly the three BOM bytes at the start of the file.
+            self._started = True
+            text = text.removeprefix("\ufeff")
+        return text
 
 
 def _decode(data: bytes) -> str:
@@ -240,16 +300,32 @@ class _Split:
     error_cell: int = 0
 
 
-def _split_record(text: str, pos: int) -> _Split:
-    """Cut one RFC 4180 record (comma, double quote, ``""`` escapes) starting at ``pos``."""
+def _split_record(text: str, pos: int, final: bool = True) -> _Split | None:
+    """Cut one RFC 4180 record (comma, double quote, ``""`` escapes) starting at ``pos``.
+
+    ``text`` may be the start of a longer text (``final`` False): then None means the record
+    cannot be decided yet, and a result is always the one the whole text gives. Every decision
+    below looks at no character past the one it is made at (one past a closing quote or a CR),
+    and at most :data:`_QUOTE_WINDOW` ahead of an opening quote.
+    """
+    n = len(text)
+    # Most lines have no quote at all: then the record is the line, cut at each comma.
+    line_end = _LINE_END.search(text, pos)
+    stop = n if line_end is None else line_end.start()
+    if text.find('"', pos, stop) < 0:
+        if not final and (line_end is None or (line_end[0] == "\r" and line_end.end() == n)):
+            return None  # the line may go on (or be a CRLF)
+        return _Split(text[pos:stop].split(","), n if line_end is None else line_end.end(), None)
     cells: list[str] = []
     spans_from: int | None = None
-    n = len(text)
     while True:
         cell = len(cells)
         if text.startswith('"', pos):
-            window = min(n, pos + _QUOTE_WINDOW)
+            limit = pos + _QUOTE_WINDOW
+            window = min(n, limit)
             m = _QUOTED.match(text, pos, window)
+            if not final and (n <= limit if m is None else m.end() >= n):
+                return None  # the closing quote, or what follows it, is not read yet
             if m is None:
                 # Not closed within the window. If the value never even reached a line end, it
                 # is one enormous value; otherwise an opening quote with no partner.
@@ -269,6 +345,8 @@ def _split_record(text: str, pos: int) -> _Split:
         else:
             m = _UNQUOTED.match(text, pos)
             assert m is not None  # the pattern matches the empty string
+            if not final and m.end() >= n:
+                return None  # the value may go on
             cells.append(m[0])
             pos = m.end()
             if pos < n and text[pos] == '"':
@@ -278,12 +356,17 @@ def _split_record(text: str, pos: int) -> _Split:
         if text[pos] == ",":
             pos += 1
             continue
+        if text[pos] == "\r" and pos + 1 == n and not final:
+            return None  # CR or CRLF?
         pos += 2 if text.startswith("\r\n", pos) else 1
         return _Split(cells, pos, spans_from)
 
 
-def _next_line(text: str, pos: int) -> int:
+def _next_line(text: str, pos: int, final: bool = True) -> int | None:
+    """Where the line after ``pos`` starts; None when that is not known yet (``final`` False)."""
     m = _LINE_END.search(text, pos)
+    if not final and (m is None or (m[0] == "\r" and m.end() == len(text))):
+        return None
     return m.end() if m else len(text)
 
 
@@ -312,32 +395,58 @@ def _broken_row(split: _Split, header: list[str]) -> Defect:
     return Defect(code, name, f"{label}{sep}{why}")
 
 
-def _parse_csv(data: bytes, source: str, base: Path) -> list[RawRecord]:
-    text = _decode(data)
-    records: list[RawRecord] = []
+def _iter_csv(p: Path, read_bytes: int) -> Iterator[RawRecord]:
+    with _open(p) as fh:
+        yield from _parse_csv(_Text(p, fh), str(p), p.parent, read_bytes)
+
+
+def _parse_csv(reader: _Text, source: str, base: Path, read_bytes: int) -> Iterator[RawRecord]:
+    """The records of the text ``reader`` gives, read ``read_bytes`` at a time.
+
+    The buffer holds the unread rest of the last piece plus the next one; a record it does not
+    hold whole is cut again once more text is in (the piece read doubling each time, so a record
+    far longer than ``read_bytes`` costs a few passes, not one per piece).
+    """
+    text, pos, line = "", 0, 1
     header: list[str] | None = None
-    pos, line = 0, 1
-    while pos < len(text):
-        split = _split_record(text, pos)
-        cells = split.cells
-        if cells is not None and split.spans_from is not None and header is not None:
-            # A value spanning lines is accepted only when the record it closes has the header's
-            # cells and no oversized value. Otherwise it most likely was a stray quote that
-            # swallowed the lines after it: blame the row it started on and read on from the
-            # next line, so the rows it swallowed are still read (a genuine two-line address in
-            # a row with a wrong cell count is then reported as broken quoting: bad either way).
-            sound = len(cells) == len(header) and not any(_too_long(c) for c in cells)
-            if not sound:
-                cells = None
-                split = _Split(None, split.end, split.spans_from, "unclosed", split.spans_from)
+    want = read_bytes
+    while True:
+        final = reader.done
+        split = _split_record(text, pos, final) if pos < len(text) else None
+        resume = None
+        if split is not None:
+            cells = split.cells
+            if cells is not None and split.spans_from is not None and header is not None:
+                # A value spanning lines is accepted only when the record it closes has the
+                # header's cells and no oversized value. Otherwise it most likely was a stray
+                # quote that swallowed the lines after it: blame the row it started on and read
+                # on from the next line, so the rows it swallowed are still read (a genuine
+                # two-line address in a row with a wrong cell count is then reported as broken
+                # quoting: bad either way).
+                sound = len(cells) == len(header) and not any(_too_long(c) for c in cells)
+                if not sound:
+                    cells = None
+                    split = _Split(None, split.end, split.spans_from, "unclosed", split.spans_from)
+            if cells is None:
+                resume = _next_line(text, pos, final)
+                if resume is None:
+                    split = None  # read on to the end of this line, then decide again
+        if split is None:
+            if final and pos >= len(text):
+                break
+            # Keep the unread text, add the next piece. Still on the same record: read more.
+            want = want * 2 if pos == 0 and text else read_bytes
+            text, pos = text[pos:] + reader.read(want), 0
+            continue
         if cells is None:
+            assert resume is not None
             where = f"{source}, line {line}"
             if header is None:
                 raise RecordError(
                     f"{where}: malformed CSV header: {_broken_row(split, []).message}"
                 )
-            records.append(RawRecord(source, line, {}, (_broken_row(split, header),)))
-            pos, line = _next_line(text, pos), line + 1
+            yield RawRecord(source, line, {}, (_broken_row(split, header),))
+            pos, line = resume, line + 1
             continue
         start = line
         line += _line_breaks(text[pos : split.end]) if split.spans_from is not None else 1
@@ -347,10 +456,9 @@ def _parse_csv(data: bytes, source: str, base: Path) -> list[RawRecord]:
         if header is None:
             header = _read_header(cells, f"{source}, line {start}")
             continue
-        records.append(_csv_record(cells, header, source, start, base))
+        yield _csv_record(cells, header, source, start, base)
     if header is None:
         raise RecordError(f"{source}: empty file; expected a header row of column names")
-    return records
 
 
 def _read_header(cells: list[str], where: str) -> list[str]:
@@ -377,11 +485,14 @@ def _csv_record(
             )
         )
     values: dict[str, str] = {}
-    for name, value in zip(header, cells, strict=False):
-        if found := _value_defect(name, value):
-            defects.append(found)
-            value = ""
-        values[name] = value
+    if _SURROGATE.search("".join(cells)) or any(len(c) * 4 > FIELD_LIMIT_BYTES for c in cells):
+        for name, value in zip(header, cells, strict=False):
+            if found := _value_defect(name, value):
+                defects.append(found)
+                value = ""
+            values[name] = value
+    else:  # no value can have a defect: the common case, checked in one pass
+        values = dict(zip(header, cells, strict=False))
     return RawRecord(source, row, _finish(values, base), tuple(defects))
 
 
@@ -472,6 +583,13 @@ def _json_record(obj: Any, source: str, row: int, base: Path) -> RawRecord:
     return RawRecord(source, row, _finish(values, base), tuple(defects))
 
 
+def _iter_json(p: Path) -> Iterator[RawRecord]:
+    # Parsed whole: a JSON document is only known to be well-formed once its last byte is read.
+    with _open(p) as fh:
+        data = _read(p, fh).removeprefix(_BOM)
+    yield from _parse_json(data, str(p), p.parent)
+
+
 def _parse_json(data: bytes, source: str, base: Path) -> list[RawRecord]:
     try:
         doc = _json_loads(_decode(data))
@@ -493,27 +611,43 @@ def _parse_json(data: bytes, source: str, base: Path) -> list[RawRecord]:
     return [_json_record(obj, source, i, base) for i, obj in enumerate(doc, start=1)]
 
 
-def _parse_jsonl(data: bytes, source: str, base: Path) -> list[RawRecord]:
-    records: list[RawRecord] = []
-    # Split on \n only: str.splitlines() would also split on U+2028 etc. inside JSON strings.
-    # Splitting the bytes is safe: no byte of a multi-byte UTF-8 character is 0x0A.
-    for number, raw_line in enumerate(data.split(b"\n"), start=1):
-        line = _decode(raw_line)
-        if not line.strip():
-            continue
-        defect: Defect | None = None
-        try:
-            obj = _json_loads(line)
-        except json.JSONDecodeError as exc:
-            if _not_utf8_line(raw_line):
-                defect = Defect("row.encoding", "", "the line is not UTF-8 text")
-            else:
-                why = f"not valid JSON: {exc.msg} (column {exc.colno})"
-                defect = Defect("row.json", "", why)
-        except (ValueError, RecursionError) as exc:  # too deeply nested, huge integers
-            defect = Defect("row.json", "", f"not usable JSON ({type(exc).__name__})")
-        if defect is not None:
-            records.append(RawRecord(source, number, {}, (defect,)))
+def _iter_jsonl(p: Path) -> Iterator[RawRecord]:
+    source, base = str(p), p.parent
+    with _open(p) as fh:
+        # Split on \n only: str.splitlines() would also split on U+2028 etc. inside JSON
+        # strings. Splitting the bytes is safe: no byte of a multi-byte UTF-8 character is 0x0A.
+        number = 0
+        while raw_line := _read_line(p, fh):
+            number += 1
+            if number == 1:
+                raw_line = raw_line.removeprefix(_BOM)
+            if record := _jsonl_record(raw_line.removesuffix(b"\n"), source, number, base):
+                yield record
+
+
+def _read_line(p: Path, fh: IO[bytes]) -> bytes:
+    try:
+        return fh.readline()
+    except OSError as exc:
+        raise _cannot_read(p, exc) from None
+
+
+def _jsonl_record(raw_line: bytes, source: str, number: int, base: Path) -> RawRecord | None:
+    """The record on one JSON Lines line, or None for a blank line."""
+    line = _decode(raw_line)
+    if not line.strip():
+        return None
+    defect: Defect | None = None
+    try:
+        obj = _json_loads(line)
+    except json.JSONDecodeError as exc:
+        if _not_utf8_line(raw_line):
+            defect = Defect("row.encoding", "", "the line is not UTF-8 text")
         else:
-            records.append(_json_record(obj, source, number, base))
-    return records
+            why = f"not valid JSON: {exc.msg} (column {exc.colno})"
+            defect = Defect("row.json", "", why)
+    except (ValueError, RecursionError) as exc:  # too deeply nested, huge integers
+        defect = Defect("row.json", "", f"not usable JSON ({type(exc).__name__})")
+    if defect is not None:
+        return RawRecord(source, number, {}, (defect,))
+    return _json_record(obj, source, number, base)

@@ -114,10 +114,11 @@ class CitizenRecord:
             raise RecordError("old_id_number must be empty or 9 digits")
         if self.can is not None and not _is_digits(self.can, 6):
             raise RecordError("can must be None or 6 digits")
-        object.__setattr__(self, "photo_path", Path(self.photo_path))
-        object.__setattr__(
-            self, "fingerprint_paths", tuple(Path(p) for p in self.fingerprint_paths)
-        )
+        if not isinstance(self.photo_path, Path):
+            object.__setattr__(self, "photo_path", Path(self.photo_path))
+        prints = self.fingerprint_paths
+        if not (isinstance(prints, tuple) and all(isinstance(p, Path) for p in prints)):
+            object.__setattr__(self, "fingerprint_paths", tuple(Path(p) for p in prints))
         if len(self.fingerprint_paths) > 2:
             raise RecordError("fingerprint_paths holds at most 2 images (right and left index)")
 

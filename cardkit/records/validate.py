@@ -33,6 +33,8 @@ Rules (problem codes in brackets; codes are stable identifiers, messages may cha
 - photo: a file [photo.missing] Pillow decodes [photo.decode], at least the profile's
   ``[photo]`` width × height so it is never upscaled [photo.size]; fingerprints: at most 2
   [fingerprint.count], each a file [fingerprint.missing] Pillow decodes [fingerprint.decode].
+  "Decodes" is proved without decoding every pixel, each file once per run
+  (:mod:`cardkit.records.images`).
 - CAN: 6 digits when given [can.format]; old ID (CMND): 9 digits when given [old_id.format].
 
 Unicode: NFC is the canonical form (DG13 carries NFC UTF-8, DOMAIN.md §4). Text in another
@@ -48,19 +50,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import islice
 from pathlib import Path
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from cardkit.errors import RecordError
 from cardkit.profile import Profile
 from cardkit.records.expiry import compute_expiry
 from cardkit.records.idnumber import IdNumber, place_name
+from cardkit.records.images import ImageChecks
 from cardkit.records.load import COLUMNS, FINGERPRINT_SEPARATOR, REQUIRED_COLUMNS, RawRecord
 from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ _SEX_VALUES = {
     "nữ": Sex.FEMALE,
 }
 _NO_EXPIRY_VALUES = {NO_EXPIRY_TEXT.casefold(), "never"}
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _VN_DATE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 
@@ -158,26 +167,16 @@ def _limits(profile: Profile) -> dict[str, int]:
     }
 
 
-def _image_problem(path: Path, min_size: tuple[int, int] | None) -> tuple[str, str] | None:
-    """None when ``path`` is an image Pillow fully decodes, large enough; else (kind, why)."""
-    if not path.is_file():
-        return "missing", "file not found"
-    try:
-        with Image.open(path) as im:
-            im.load()  # decode all pixel data, not just the header
-            width, height = im.size
-    except Exception as exc:  # Pillow raises many types on corrupt data; all mean "not usable"
-        return "decode", f"not a decodable image ({type(exc).__name__})"
-    if min_size is not None and (width < min_size[0] or height < min_size[1]):
-        return "size", (
-            f"image is {width}x{height} pixels; the profile needs at least "
-            f"{min_size[0]}x{min_size[1]}"
-        )
-    return None
+def validate(
+    raw: RawRecord, profile: Profile, today: date, *, images: ImageChecks | None = None
+) -> Validated:
+    """Check one raw record against the rules above; pure apart from reading the image files.
 
-
-def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
-    """Check one raw record against the rules above; pure apart from reading the image files."""
+    ``images`` remembers the image files already checked (pass one for a whole run, as
+    :func:`validate_stream` does); without it the record's files are checked afresh.
+    """
+    if images is None:
+        images = ImageChecks()
     problems: list[Problem] = []
 
     def add(name: str, code: str, message: str) -> None:
@@ -201,7 +200,11 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
         if nfc != value:
             normalised.append(name)
         values[name] = nfc
-        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
+        # str.isprintable() is False for every character of those categories (and for spaces
+        # other than ' '): only then is each character looked at.
+        if not value.isprintable() and any(
+            unicodedata.category(c) in _CONTROL_CATEGORIES for c in value
+        ):
             add(name, "text.control", f"{name} contains control or unassigned characters")
         if value != value.strip():
             add(name, "text.whitespace", f"{name} has leading or trailing spaces")
@@ -314,7 +317,7 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
     photo_text = values["photo_path"].strip()
     if photo_text:
         min_size = (profile.photo.width, profile.photo.height)
-        if found := _image_problem(Path(photo_text), min_size):
+        if found := images.problem(photo_text, min_size):
             add("photo_path", f"photo.{found[0]}", f"photo_path: {found[1]}")
     prints_text = values["fingerprint_paths"].strip()
     prints = [p.strip() for p in prints_text.split(FINGERPRINT_SEPARATOR)] if prints_text else []
@@ -327,7 +330,7 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
     for index, text in enumerate(prints, start=1):
         if not text:
             add("fingerprint_paths", "fingerprint.missing", f"fingerprint {index}: empty path")
-        elif found := _image_problem(Path(text), None):
+        elif found := images.problem(text, None):
             add("fingerprint_paths", f"fingerprint.{found[0]}", f"fingerprint {index}: {found[1]}")
 
     # Numbers that are optional.
@@ -368,22 +371,178 @@ def validate(raw: RawRecord, profile: Profile, today: date) -> Validated:
     return Validated(raw, record, tuple(problems), tuple(normalised))
 
 
-def validate_all(raws: Iterable[RawRecord], profile: Profile, today: date) -> list[Validated]:
-    """Validate each record, then flag ID numbers that occur more than once in the batch."""
-    results = [validate(raw, profile, today) for raw in raws]
-    first_row: dict[str, int] = {}
-    for i, result in enumerate(results):
+def validate_all(
+    raws: Iterable[RawRecord], profile: Profile, today: date, *, jobs: int = 1
+) -> list[Validated]:
+    """Validate each record, then flag ID numbers that occur more than once in the batch.
+
+    The list :func:`validate_stream` yields; use that to keep memory flat on large files.
+    """
+    return list(validate_stream(raws, profile, today, jobs=jobs))
+
+
+#: Records per task a worker process is given (``validate_stream(..., jobs=N)``).
+CHUNK_RECORDS = 256
+_CHUNKS_AHEAD = 4  # tasks queued per worker: enough to keep it busy, few enough to bound memory
+
+
+def validate_stream(
+    raws: Iterable[RawRecord],
+    profile: Profile,
+    today: date,
+    *,
+    jobs: int = 1,
+    images: ImageChecks | None = None,
+) -> Iterator[Validated]:
+    """Validate records as they come, yielding each verdict in input order.
+
+    Memory does not grow with the number of records, apart from the ID numbers already seen
+    (a repeat is flagged ``id.duplicate`` on the later record, naming the row of the first):
+    16 to 48 bytes each (:class:`FirstRows`). ``raws`` is read lazily: no record is taken
+    before the verdicts of those before it are wanted (with ``jobs`` > 1, at most ``jobs`` × 4
+    chunks of :data:`CHUNK_RECORDS` records ahead).
+
+    ``jobs`` > 1 spreads the records over that many worker processes, in chunks; the verdicts
+    are the same, in the same order, as with ``jobs`` = 1 (duplicates are found here, in order).
+    ``images`` checks the image files (a fresh :class:`ImageChecks` by default); with ``jobs``
+    > 1 each worker gets its own copy.
+    """
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    checks = images if images is not None else ImageChecks()
+    if jobs == 1:
+        results: Iterator[Validated] = (
+            validate(raw, profile, today, images=checks) for raw in raws
+        )
+    else:
+        results = _validate_in_workers(raws, profile, today, jobs, checks)
+    return _flag_duplicates(results)
+
+
+class FirstRows:
+    """The row on which each ID number was first seen, in little memory.
+
+    A 12-digit number (every valid one) is kept as two 8-byte integers (the number and its row)
+    in an open-addressing table at most two-thirds full: 16 to 48 bytes a number, against some
+    120 for a dict entry and 3 KB for a record held in memory. Other text (an invalid ID, rare)
+    goes in a dict.
+    """
+
+    _MIN_BITS = 10
+
+    def __init__(self) -> None:
+        self._bits = self._MIN_BITS
+        self._keys = array("q", bytes(8 << self._bits))  # number + 1; 0 = empty slot
+        self._rows = array("q", bytes(8 << self._bits))
+        self._used = 0
+        self._texts: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self._used + len(self._texts)
+
+    def seen(self, id_text: str, row: int) -> int | None:
+        """The row ``id_text`` was first seen on; None (and ``row`` remembered) the first time."""
+        if not (len(id_text) == 12 and id_text.isascii() and id_text.isdigit()):
+            earlier = self._texts.get(id_text)
+            if earlier is None:
+                self._texts[id_text] = row
+            return earlier
+        key = int(id_text) + 1
+        slot = self._slot(key)
+        if self._keys[slot] == key:
+            return self._rows[slot]
+        self._keys[slot], self._rows[slot] = key, row
+        self._used += 1
+        if 3 * self._used > 2 << self._bits:
+            self._grow()
+        return None
+
+    def _slot(self, key: int) -> int:
+        """The slot holding ``key``, or the empty one where it goes (linear probing)."""
+        mask = (1 << self._bits) - 1
+        # Fibonacci hashing: ID numbers are dense runs (one place, year and sex): spread them.
+        slot = ((key * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self._bits)
+        keys = self._keys
+        while (found := keys[slot]) != key and found:
+            slot = (slot + 1) & mask
+        return slot
+
+    def _grow(self) -> None:
+        keys, rows = self._keys, self._rows
+        self._bits += 1
+        self._keys = array("q", bytes(8 << self._bits))
+        self._rows = array("q", bytes(8 << self._bits))
+        for key, row in zip(keys, rows, strict=True):
+            if key:
+                slot = self._slot(key)
+                self._keys[slot], self._rows[slot] = key, row
+
+
+def _flag_duplicates(results: Iterable[Validated]) -> Iterator[Validated]:
+    first_rows = FirstRows()
+    for result in results:
         id_text = unicodedata.normalize("NFC", result.raw.get("id_number")).strip()
-        if not id_text:
-            continue
-        if id_text not in first_row:
-            first_row[id_text] = result.raw.row
+        earlier = first_rows.seen(id_text, result.raw.row) if id_text else None
+        if earlier is None:
+            yield result
             continue
         dup = Problem(
             result.raw.row,
             "id_number",
             "id.duplicate",
-            f"id_number repeats the record at row {first_row[id_text]}",
+            f"id_number repeats the record at row {earlier}",
         )
-        results[i] = replace(result, record=None, problems=(*result.problems, dup))
-    return results
+        yield replace(result, record=None, problems=(*result.problems, dup))
+
+
+# ---------------------------------------------------------------------------- worker processes
+
+# What a worker sends back for one record: its raw record stays with the parent.
+_Verdict = tuple[CitizenRecord | None, tuple[Problem, ...], tuple[str, ...]]
+
+_worker: tuple[Profile, date, ImageChecks] | None = None
+
+
+def _start_worker(profile: Profile, today: date, images: ImageChecks) -> None:
+    global _worker
+    _worker = (profile, today, images)
+
+
+def _validate_chunk(chunk: list[RawRecord]) -> list[_Verdict]:
+    assert _worker is not None, "not started with _start_worker"
+    profile, today, images = _worker
+    out: list[_Verdict] = []
+    for raw in chunk:
+        v = validate(raw, profile, today, images=images)
+        out.append((v.record, v.problems, v.normalised))
+    return out
+
+
+def _chunks(raws: Iterable[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    it = iter(raws)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _validate_in_workers(
+    raws: Iterable[RawRecord], profile: Profile, today: date, jobs: int, images: ImageChecks
+) -> Iterator[Validated]:
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only when used
+
+    pool = ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=(profile, today, images))
+    pending: deque[tuple[list[RawRecord], Future[list[_Verdict]]]] = deque()
+
+    def collect() -> Iterator[Validated]:
+        chunk, task = pending.popleft()
+        for raw, (record, problems, normalised) in zip(chunk, task.result(), strict=True):
+            yield Validated(raw, record, problems, normalised)
+
+    try:
+        for chunk in _chunks(raws, CHUNK_RECORDS):
+            pending.append((chunk, pool.submit(_validate_chunk, chunk)))
+            if len(pending) >= jobs * _CHUNKS_AHEAD:
+                yield from collect()
+        while pending:
+            yield from collect()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

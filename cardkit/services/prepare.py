@@ -28,7 +28,7 @@ from cardkit.pki.audit import AuditLog
 from cardkit.pki.signer import HashName, PrivateKey, SignatureScheme, Signer
 from cardkit.pki.sod_sign import sign_sod
 from cardkit.profile import Profile
-from cardkit.records import CitizenRecord, Validated, load_records, validate_all
+from cardkit.records import CitizenRecord, Validated, iter_records, validate_stream
 from cardkit.services.card_image import (
     CardImage,
     ChipSecrets,
@@ -191,15 +191,24 @@ def prepare_batch(
     clock: Callable[[], datetime],
     audit: AuditLog | None = None,
     progress: Callable[[Outcome, int, int], None] | None = None,
+    jobs: int = 1,
 ) -> Summary:
-    """Prepare every good record of ``records_file`` into ``out_dir``; report every record."""
-    results = validate_all(load_records(records_file), profile, today)
+    """Prepare every good record of ``records_file`` into ``out_dir``; report every record.
+
+    The records are read twice, streaming: once to count them (``progress``'s total; a file
+    that cannot be used fails here, before any card is signed), then validated one by one
+    just before each is prepared, so memory does not grow with the file (but for the outcomes
+    returned). ``jobs`` > 1 validates in that many worker processes, ahead of the preparation
+    (:func:`cardkit.records.validate_stream`); the outcomes are the same.
+    """
+    total = sum(1 for _ in iter_records(records_file))
+    results = validate_stream(iter_records(records_file), profile, today, jobs=jobs)
     outcomes = []
     for done, result in enumerate(results, start=1):
         outcome = _prepare_one(result, records_file, profile, issuer, out_dir, clock, audit)
         outcomes.append(outcome)
         if progress is not None:
-            progress(outcome, done, len(results))
+            progress(outcome, done, max(total, done))
     return Summary(tuple(outcomes))
 
 

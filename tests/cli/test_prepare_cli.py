@@ -157,7 +157,7 @@ def test_verify_files_on_the_batch_exits_0(setup: Setup) -> None:
     assert "citizens-00002: VALID" in result.output
     result = invoke("verify-files", setup.out, "--trust", setup.keys / "trust", "--json")
     assert result.exit_code == 0, result.output
-    reports = json.loads(result.stdout)
+    reports = json.loads(result.stdout)["cards"]
     assert [Path(r["path"]).name for r in reports] == [
         "citizens-00002",
         "citizens-00003",
@@ -184,7 +184,7 @@ def test_verify_files_after_tampering_exits_1(setup: Setup, tmp_path: Path) -> N
     dg13.write_bytes(bytes(data))
     result = invoke("verify-files", batch, "--trust", setup.keys / "trust", "--json")
     assert result.exit_code == 1, result.output
-    verdicts = {Path(r["path"]).name: r for r in json.loads(result.stdout)}
+    verdicts = {Path(r["path"]).name: r for r in json.loads(result.stdout)["cards"]}
     assert verdicts["citizens-00002"]["verdict"] == "VALID"
     assert verdicts["citizens-00004"]["verdict"] == "VALID"
     tampered = verdicts["citizens-00003"]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from cardkit.cli import records as records_cli
 from cardkit.cli.main import cli
+from cardkit.errors import RecordError
+from cardkit.records.load import RawRecord, load_records
 
 SAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "samples"
 TODAY = ["--today", "2026-11-01"]
@@ -111,3 +116,64 @@ def test_one_bad_line_does_not_hide_the_others(tmp_path: Path) -> None:
         (6, []),
     ]
     assert report["records"][3]["problems"][0]["field"] == "full_name"
+
+
+# ------------------------------------------------------------------------ streaming, --jobs
+
+
+def mixed_file(tmp_path: Path) -> Path:
+    """The good samples with a repeated ID number, a missing photo and a broken row."""
+    for folder in ("photos", "fingerprints"):
+        (tmp_path / folder).symlink_to(SAMPLES / folder)
+    lines = (SAMPLES / "citizens.csv").read_bytes().split(b"\n")
+    lines[20] = lines[20].replace(lines[20].split(b",")[0], lines[3].split(b",")[0], 1)
+    lines[9] = lines[9].replace(b"photos/citizen-", b"photos/nobody-", 1)
+    lines[16] = lines[16].replace(b",Kinh,", b',"Kinh,', 1)
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\n".join(lines))
+    return path
+
+
+def test_jobs_do_not_change_the_output(tmp_path: Path) -> None:
+    for path in (mixed_file(tmp_path), SAMPLES / "broken.csv", SAMPLES / "citizens.jsonl"):
+        for mode in ([], ["--json"]):
+            one = run("check", str(path), *TODAY, *mode)
+            two = run("check", str(path), *TODAY, *mode, "--jobs", "2")
+            assert two == one
+    code, out, _ = run("check", str(tmp_path / "mixed.csv"), *TODAY, "-j", "2")
+    assert code == 1
+    assert "mixed.csv:21: id_number repeats the record at row 4 [id.duplicate]" in out
+    assert "mixed.csv:10: photo_path: file not found [photo.missing]" in out
+    assert "mixed.csv:17: ethnicity: text after the closing" in out
+    assert out.splitlines()[-1] == "32 records: 29 good, 3 with problems (4 problems)"  # + id.year
+    code, _, err = run("check", str(path), "--jobs", "0")
+    assert code == 2 and "--jobs" in err
+
+
+def test_problems_are_printed_as_the_records_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The file fails after its first records (a disk error, say): what was checked is out.
+    def failing(path: Path) -> Iterator[RawRecord]:
+        yield from load_records(SAMPLES / "broken.csv")[:2]
+        raise RecordError(f"{path}: cannot read the records file: Input/output error")
+
+    monkeypatch.setattr(records_cli, "iter_records", failing)
+    code, out, err = run("check", str(SAMPLES / "broken.csv"), *TODAY)
+    assert code == 2 and "Input/output error" in err
+    assert "broken.csv:2: id_number must be exactly 12 digits [id.format]" in out
+    assert "[id.province]" in out and "records:" not in out  # no summary: it did not finish
+
+
+def test_json_report_streams_one_object(tmp_path: Path) -> None:
+    code, out, _ = run("check", str(SAMPLES / "citizens.jsonl"), "--json", *TODAY)
+    report = json.loads(out)
+    assert code == 0
+    assert list(report) == ["schema", "version", "file", "profile", "today", "records", "summary"]
+    assert report["schema"] == "cardkit.records.check"
+    assert [r["row"] for r in report["records"]] == [1, 2, 3]
+    assert report["summary"] == {"records": 3, "good": 3, "bad": 0, "problems": 0, "normalised": 1}
+    header = (SAMPLES / "citizens.csv").read_text(encoding="utf-8").splitlines()[0]
+    empty = tmp_path / "empty.csv"
+    empty.write_text(header + "\n", encoding="utf-8")
+    code, out, _ = run("check", str(empty), "--json", *TODAY)
+    assert code == 0 and json.loads(out)["records"] == []
+    assert json.loads(out)["summary"]["records"] == 0

@@ -253,3 +253,13 @@ def test_samples_readme_documents_the_expected_codes() -> None:
         if len(cells) == 3 and cells[0].isdigit():
             table[cells[0]] = [cells[1]]
     assert table == expected["expect"]
+
+
+@given(st.text(max_size=12))
+def test_text_control_is_any_control_format_surrogate_private_or_unassigned_character(
+    profile: Profile, base: dict[str, str], text: str
+) -> None:
+    # The check looks at each character only when str.isprintable() says there is one to find.
+    v = check(profile, {**base, "identifying_marks": text})
+    expected = any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in text)
+    assert ("text.control" in codes(v)) is expected

@@ -7,17 +7,21 @@ import hashlib
 import hmac
 import json
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testpki import in_memory_issuer
 
+from cardkit.errors import RecordError
 from cardkit.lds.sod import Sod
 from cardkit.pki.audit import AuditLog
 from cardkit.profile import Profile, load_profile
-from cardkit.records import load_records, validate_all
+from cardkit.records import Validated, load_records, validate_all
 from cardkit.report import Verdict
+from cardkit.services import prepare as prepare_module
 from cardkit.services.card_image import ChipSecrets, read_card_image, secrets_aad
 from cardkit.services.prepare import Outcome, Summary, card_id_for, prepare_batch
 from cardkit.services.verify_files import verify_folder
@@ -216,7 +220,7 @@ def test_audit_log_has_one_line_per_signature_and_no_document_number(
 
 
 def test_a_missing_photo_fails_that_record_and_the_batch_continues(
-    tmp_path: Path, profile: Profile, station: Station
+    tmp_path: Path, profile: Profile, station: Station, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = write_small_csv(tmp_path / "citizens.csv", photos_to=tmp_path / "photos")
     raw = load_records(records)
@@ -227,9 +231,18 @@ def test_a_missing_photo_fails_that_record_and_the_batch_continues(
 
     def progress(outcome: Outcome, done: int, total: int) -> None:
         seen.append((done, total))
-        if done == 1:  # validated already; the photo disappears before its card is prepared
-            victim.photo_path.unlink()
 
+    # Records are validated one at a time, just before each is prepared: the victim's photo
+    # disappears in between (validated already, its card not prepared yet).
+    validate_stream = prepare_module.validate_stream
+
+    def photo_lost_after_validation(*args: Any, **kwargs: Any) -> Iterator[Validated]:
+        for result in validate_stream(*args, **kwargs):
+            if result.record == victim:
+                victim.photo_path.unlink()
+            yield result
+
+    monkeypatch.setattr(prepare_module, "validate_stream", photo_lost_after_validation)
     summary = prepare_batch(
         records,
         profile,
@@ -253,3 +266,32 @@ def test_a_missing_photo_fails_that_record_and_the_batch_continues(
         "citizens-00004",
     ]
     assert len(audit.path.read_text(encoding="utf-8").splitlines()) == 2  # nothing was signed
+
+
+def test_validation_in_worker_processes_gives_the_same_outcomes(
+    tmp_path: Path, profile: Profile, station: Station
+) -> None:
+    source = SAMPLES / "broken.csv"
+    one = run(source, profile, station, tmp_path / "one")
+    two = prepare_batch(
+        source,
+        profile,
+        station.issuer,
+        tmp_path / "two",
+        today=TODAY,
+        clock=lambda: SIGNED_AT,
+        jobs=2,
+    )
+    assert two.outcomes == one.outcomes
+
+
+def test_an_unusable_file_fails_before_any_card_is_prepared(
+    tmp_path: Path, profile: Profile, station: Station
+) -> None:
+    records = write_small_csv(tmp_path / "citizens.csv")
+    with records.open("a", encoding="utf-8") as fh:
+        fh.write("\n")
+    records.write_bytes(records.read_bytes().replace(b"can\r\n", b"can,nope\r\n", 1))
+    with pytest.raises(RecordError, match="unknown column"):
+        run(records, profile, station, tmp_path / "cards")
+    assert not (tmp_path / "cards").exists()
