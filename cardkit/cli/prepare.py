@@ -35,6 +35,14 @@ def _now() -> datetime:
 @password_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes that validate the records (signing stays in this one, in order).",
+)
 def prepare(
     records_file: Path,
     profile_name: str,
@@ -42,6 +50,7 @@ def prepare(
     password_from: str | None,
     out_dir: Path,
     as_json: bool,
+    jobs: int,
 ) -> None:
     """Prepare a signed card image for every valid record of RECORDS.
 
@@ -75,6 +84,7 @@ def prepare(
             clock=_now,
             audit=pki.config.audit,
             progress=progress,
+            jobs=jobs,
         )
     finally:
         if bar is not None:

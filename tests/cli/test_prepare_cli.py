@@ -224,3 +224,13 @@ def test_verify_files_on_an_empty_folder_exits_2(setup: Setup, tmp_path: Path) -
     result = invoke("verify-files", tmp_path / "empty", "--trust", setup.keys / "trust")
     assert result.exit_code == 2
     assert "no card image or LDS files" in result.output
+
+
+def test_prepare_with_two_jobs_reports_the_same(setup: Setup, tmp_path: Path) -> None:
+    source = SAMPLES / "broken.csv"
+    one = invoke("prepare", source, "--keys", setup.keys, "--out", tmp_path / "a")
+    two = invoke("prepare", source, "--keys", setup.keys, "--out", tmp_path / "b", "--jobs", "2")
+    assert one.exit_code == two.exit_code == 1
+    assert one.stdout.replace(str(tmp_path / "a"), "OUT") == two.stdout.replace(
+        str(tmp_path / "b"), "OUT"
+    )
