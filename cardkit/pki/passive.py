@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime
 import functools
 import hashlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.utils import CryptographyDeprecationWarning
 
 from cardkit.encoding import oids, tlv
 from cardkit.errors import CardkitError
@@ -305,15 +307,30 @@ def _sid_matches(signer: SignerInfo, cert: x509.Certificate, der: bytes) -> bool
     return False
 
 
+def _embedded_certificate(der: bytes) -> x509.Certificate | None:
+    """A certificate the SOD carries, or None when it is unreadable — including what
+    cryptography only warns about (a serial number that is not positive, RFC 5280 §4.1.2.2): it
+    is malformed, and no raw warning may reach the officer's screen."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CryptographyDeprecationWarning)
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            cert.serial_number  # noqa: B018 - parsed lazily: force it inside the filter
+        except (ValueError, CryptographyDeprecationWarning):
+            return None
+    return cert
+
+
 def _find_dsc(state: _State, supplied: x509.Certificate | None) -> None:
     assert state.sod is not None and state.signer is not None
     candidates: list[tuple[x509.Certificate, bytes]] = []
     unreadable = 0
     for der in state.sod.certificates:
-        try:
-            candidates.append((x509.load_der_x509_certificate(der), der))
-        except ValueError:
+        cert = _embedded_certificate(der)
+        if cert is None:
             unreadable += 1
+        else:
+            candidates.append((cert, der))
     if supplied is not None:
         candidates.append((supplied, supplied.public_bytes(serialization.Encoding.DER)))
     for cert, der in candidates:
@@ -501,9 +518,13 @@ def _issuer(state: _State, trust: TrustStore) -> Check:
         assert state.sod is not None
         intermediates = []
         for der in state.sod.certificates:
+            cert = _embedded_certificate(der)
             try:
-                cert = x509.load_der_x509_certificate(der)
-                if cert != dsc and trust_mod.names_match(cert.subject, dsc.issuer):
+                if (
+                    cert is not None
+                    and cert != dsc
+                    and trust_mod.names_match(cert.subject, dsc.issuer)
+                ):
                     intermediates.append(cert)
             except Exception:  # an unreadable embedded certificate is not an issuer
                 continue
