@@ -7,6 +7,7 @@ Under CI=true a skipped test counts as failed.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import forgery  # tests/support/forgery.py
@@ -46,3 +47,9 @@ def lab() -> forgery.Lab:
 def genuine(lab: forgery.Lab) -> forgery.Card:
     """The lab's genuine card (sample citizen 0 on the vn-cccd-2021 profile)."""
     return lab.genuine()
+
+
+@pytest.fixture(scope="session")
+def trust_dir(lab: forgery.Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lab's trust anchors as a `--trust` folder."""
+    return lab.write_trust(tmp_path_factory.mktemp("trust"))

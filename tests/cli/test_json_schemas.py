@@ -18,7 +18,6 @@ from typing import Any
 import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
 
 import cardkit.cli.verify as verify_cli
 from cardkit.batch.journal import BatchInfo, NewRecord, open_journal
@@ -290,29 +289,10 @@ def test_personalize_is_a_list_even_for_one_card(
 # --- a chip: read and verify -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def trust_dir(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("trust")
-    (folder / "csca.pem").write_bytes(lab.csca.public_bytes(serialization.Encoding.PEM))
-    for i, crl in enumerate(lab.trust.crls):
-        (folder / f"csca-{i}.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    return folder
-
-
-class _FakeReader:
-    def __init__(self, chip: EmulatedCard) -> None:
-        self.inner = EmulatorConnection(chip)
-        self.protocol = "T=1"
-        self.atr = chip.atr
-
-    def send(self, command: Any) -> Any:
-        return self.inner.send(command)
-
-
 def _use_chip(monkeypatch: pytest.MonkeyPatch, module: Any, chip: EmulatedCard) -> None:
     @contextmanager
-    def fake_open(name: str | None = None, **_: Any) -> Iterator[_FakeReader]:
-        yield _FakeReader(chip)
+    def fake_open(name: str | None = None, **_: Any) -> Iterator[forgery.ChipReader]:
+        yield forgery.ChipReader(chip)
 
     monkeypatch.setattr(module, "open_reader", fake_open)
 

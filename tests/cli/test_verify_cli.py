@@ -22,30 +22,12 @@ from cardkit.errors import TransportError
 from cardkit.services.verify import verify_card
 
 
-@pytest.fixture(scope="module")
-def trust_dir(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("trust")
-    (folder / "csca.pem").write_bytes(lab.csca.public_bytes(serialization.Encoding.PEM))
-    for i, crl in enumerate(lab.trust.crls):
-        (folder / f"csca-{i}.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    return folder
-
-
-class FakeReader:
-    def __init__(self, chip: EmulatedCard) -> None:
-        self.inner = EmulatorConnection(chip)
-        self.protocol = "T=1"
-
-    def send(self, command: Any) -> Any:
-        return self.inner.send(command)
-
-
 def use_chip(monkeypatch: pytest.MonkeyPatch, chip: EmulatedCard | None) -> None:
     @contextmanager
     def fake_open(name: str, *, timeout: float = 0, exclusive: bool = True) -> Iterator[Any]:
         if chip is None:
             raise TransportError(f"no card in {name}", reader=name)
-        yield FakeReader(chip)
+        yield forgery.ChipReader(chip)
 
     monkeypatch.setattr(verify_cli, "open_reader", fake_open)
 

@@ -19,35 +19,15 @@ from typing import Any
 import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from click.testing import CliRunner, Result
-from cryptography.hazmat.primitives import serialization
 
 import cardkit.cli.verify as verify_cli
 from cardkit.cli.render import SCHEMAS
-from cardkit.emulator.card import EmulatedCard, EmulatorConnection
+from cardkit.emulator.card import EmulatedCard
 from cardkit.errors import TransportError
 from cardkit.transport import pcsc
 
 READER = "Virtual PCD 00 00"
 DENIED = "access denied: the CAN does not open this card \u2014 enter it again"
-
-
-@pytest.fixture(scope="module")
-def trust_dir(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("trust")
-    (folder / "csca.pem").write_bytes(lab.csca.public_bytes(serialization.Encoding.PEM))
-    for i, crl in enumerate(lab.trust.crls):
-        (folder / f"csca-{i}.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
-    return folder
-
-
-class _FakeReader:
-    def __init__(self, chip: EmulatedCard) -> None:
-        self.inner = EmulatorConnection(chip)
-        self.protocol = "T=1"
-        self.atr = chip.atr
-
-    def send(self, command: Any) -> Any:
-        return self.inner.send(command)
 
 
 def checkpoint(monkeypatch: pytest.MonkeyPatch, chips: list[EmulatedCard | None]) -> None:
@@ -57,11 +37,11 @@ def checkpoint(monkeypatch: pytest.MonkeyPatch, chips: list[EmulatedCard | None]
     script = [present for _ in chips for present in (True, False)]
 
     @contextmanager
-    def fake_open(name: str | None = None, **_: Any) -> Iterator[_FakeReader]:
+    def fake_open(name: str | None = None, **_: Any) -> Iterator[forgery.ChipReader]:
         chip = queue.pop(0)
         if chip is None:
             raise TransportError("the card was removed during the read", reader=name)
-        yield _FakeReader(chip)
+        yield forgery.ChipReader(chip)
 
     def statuses() -> list[SimpleNamespace]:
         if not script:

@@ -195,6 +195,14 @@ class Lab:
         image = self.image(profile or vn_profile(), row)
         return Card("genuine", dict(image.files), self.secrets(image), None)
 
+    def write_trust(self, folder: Path) -> Path:
+        """The lab's trust anchors as a `--trust` folder: the CSCA (PEM) and its CRLs (DER)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "csca.pem").write_bytes(self.csca.public_bytes(serialization.Encoding.PEM))
+        for i, crl in enumerate(self.trust.crls):
+            (folder / f"csca-{i}.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+        return folder
+
     def resign(
         self, card_files: dict[files.FileSpec, bytes], signer: LocalSigner, dsc: x509.Certificate
     ) -> bytes:
@@ -870,3 +878,16 @@ def save_state(card: Card, path: Path, profile: Profile | None = None) -> Path:
     personalize_onto(card, EmulatorConnection(EmulatedCard(state)), profile)
     state.save(path)
     return path
+
+
+class ChipReader:
+    """What `open_reader` gives, for a chip in process: a T=1 connection with the chip's ATR
+    (CLI tests substitute it for the PC/SC reader)."""
+
+    def __init__(self, chip: EmulatedCard) -> None:
+        self.inner = EmulatorConnection(chip)
+        self.protocol = "T=1"
+        self.atr = chip.atr
+
+    def send(self, command: Command) -> Response:
+        return self.inner.send(command)
