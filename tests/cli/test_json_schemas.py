@@ -18,6 +18,7 @@ from typing import Any
 import forgery  # tests/support/forgery.py: the forged-card lab
 import pytest
 from click.testing import CliRunner, Result
+from requirements import need_fonts
 
 import cardkit.cli.verify as verify_cli
 from cardkit.batch.journal import BatchInfo, NewRecord, open_journal
@@ -236,12 +237,7 @@ def test_pki_lint(batch: Batch) -> None:
 
 
 def test_print(batch: Batch, tmp_path: Path) -> None:
-    from cardkit.layout.fonts import FontError, find_fonts
-
-    try:
-        find_fonts()
-    except FontError as exc:  # bootstrap installs them; CI must have them
-        pytest.skip(str(exc))
+    need_fonts()
     result = invoke("print", batch.cards, "--out", tmp_path / "cards.pdf", "--json")
     assert result.exit_code == 0, result.output
     doc = document(result, "print")

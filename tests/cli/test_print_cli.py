@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from requirements import need_fonts
 
 from cardkit.cli.main import cli
 from cardkit.cli.print import print_command
 from cardkit.errors import ProfileError
-from cardkit.layout.fonts import FontError, find_fonts
 from cardkit.services.pki_admin import init_pki
 
 SAMPLES = Path(__file__).resolve().parents[2] / "profiles" / "samples"
@@ -22,14 +22,7 @@ PASSWORD_VAR = "CARDKIT_PRINT_CLI_TEST_PASSWORD"
 
 @pytest.fixture(autouse=True, scope="module")
 def _fonts() -> None:
-    try:
-        find_fonts()
-    except FontError as exc:  # bootstrap installs them; CI must have them
-        import os
-
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(exc))
+    need_fonts()
 
 
 def run(*args: str | Path) -> Result:

@@ -30,7 +30,7 @@ from cardkit.services.read import AccessKey
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "services"))
 import test_read as read_helpers  # the card-image and personalization helpers
 
-emulator_card = pytest.importorskip("cardkit.emulator.card")
+import cardkit.emulator.card as emulator_card
 
 READER = "Virtual PCD 00 00"
 

@@ -7,13 +7,13 @@ of skipping (CI installs them all).
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from requirements import unavailable
 
 
 def _load_helper(name: str) -> ModuleType:
@@ -27,12 +27,6 @@ def _load_helper(name: str) -> ModuleType:
     sys.modules[qualified] = module
     spec.loader.exec_module(module)
     return module
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must provide it")
-    pytest.skip(reason)
 
 
 # --- SoftHSM2 --------------------------------------------------------------------------------
@@ -49,7 +43,7 @@ def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """
     reason = softhsm.missing_reason()
     if reason is not None:
-        _unavailable(reason)
+        unavailable(reason)
     conf = softhsm.write_config(tmp_path_factory.mktemp("softhsm"))
     token = softhsm.init_token(conf, "cardkit-test")
     with pytest.MonkeyPatch.context() as patch:
@@ -88,7 +82,7 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     them: pcscd's socket is machine-wide)."""
     reason = pcsc.missing_reason()
     if reason is not None:
-        _unavailable(reason)
+        unavailable(reason)
     daemon = pcsc.start_pcscd(tmp_path_factory.mktemp("pcsc-run"), PCSC_READERS)
     try:
         yield daemon
@@ -134,7 +128,7 @@ def postgres_server() -> Iterator[object]:
     127.0.0.1 and a free port, for the whole session; stopped and deleted afterwards."""
     reason = postgres.missing_reason()
     if reason is not None:
-        _unavailable(reason)
+        unavailable(reason)
     server = postgres.start()
     try:
         yield server

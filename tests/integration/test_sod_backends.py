@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from requirements import unavailable
 
 from cardkit.lds.build import build_lds
 from cardkit.lds.sod import Sod
@@ -111,7 +112,7 @@ def _openssl() -> str:
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("openssl is required in CI")
-        pytest.skip("openssl binary not installed")
+        unavailable("openssl binary not installed")
     return found
 
 

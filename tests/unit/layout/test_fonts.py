@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
+from requirements import unavailable
 
 from cardkit.layout.fonts import FontError, find_font, find_fonts, truetype_outlines
 
@@ -18,7 +19,7 @@ def _fonts_or_skip() -> None:
     except FontError as exc:
         if os.environ.get("CI") == "true":
             raise
-        pytest.skip(str(exc))
+        unavailable(str(exc))
 
 
 def test_missing_font_names_the_debian_package(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
+from requirements import unavailable
 
 from cardkit.encoding import tlv
 from cardkit.errors import EncodingError
@@ -68,8 +69,9 @@ def test_rsa_round_trip() -> None:
     assert Dg15.from_bytes(dg15.raw).public_key() == key
 
 
-@pytest.mark.skipif(OPENSSL is None, reason="openssl binary not installed")
 def test_explicit_parameter_brainpool_key() -> None:
+    if OPENSSL is None:
+        unavailable("openssl binary not installed")
     assert OPENSSL is not None
     key_pem = subprocess.run(
         [OPENSSL, "ecparam", "-name", "brainpoolP384r1", "-genkey", "-param_enc", "explicit",

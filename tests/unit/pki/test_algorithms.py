@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given
 from hypothesis import strategies as st
+from requirements import unavailable
 
 from cardkit.errors import PkiError
 from cardkit.pki.algorithms import (
@@ -33,7 +34,7 @@ def openssl() -> str:
     if path is None:
         if os.environ.get("CI") == "true":
             pytest.fail("openssl is required in CI")
-        pytest.skip("openssl not installed")
+        unavailable("openssl not installed")
     return path
 
 

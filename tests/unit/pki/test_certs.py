@@ -14,6 +14,7 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from requirements import unavailable
 
 from cardkit.encoding import oids
 from cardkit.errors import PkiError
@@ -49,7 +50,7 @@ def openssl() -> str:
     if path is None:
         if os.environ.get("CI") == "true":
             pytest.fail("openssl is required in CI")
-        pytest.skip("openssl not installed")
+        unavailable("openssl not installed")
     return path
 
 

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from requirements import unavailable
 
 from cardkit.errors import KeyStoreError
 from cardkit.pki.keystore import (
@@ -317,12 +318,13 @@ def test_truncated_jks_raises_keystoreerror(cut: int, ec_key: PrivateKey, tmp_pa
         open_signer(f"jks:{damaged}#a", PASSWORD)
 
 
-@pytest.mark.skipif(shutil.which("keytool") is None, reason="needs Java's keytool")
 @pytest.mark.parametrize("key_kind", ["ec", "rsa"])
 def test_keytool_reads_our_jks_and_we_read_its_jceks(
     key_kind: str, ec_key: PrivateKey, rsa_key: PrivateKey, tmp_path: Path
 ) -> None:
     """Interoperability with the JDK: keytool converts our JKS to JCEKS, we read that back."""
+    if shutil.which("keytool") is None:
+        unavailable("Java's keytool not installed (Debian package openjdk-17-jre-headless)")
     key = ec_key if key_kind == "ec" else rsa_key
     cert = self_signed(key)
     store_key(f"jks:{tmp_path}/s.jks#dsc", key, PASSWORD, certificate=cert)

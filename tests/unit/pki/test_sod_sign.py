@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from requirements import unavailable
 
 from cardkit.encoding import oids
 from cardkit.errors import PkiError
@@ -167,7 +168,7 @@ def _openssl() -> str:
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("openssl is required in CI")
-        pytest.skip("openssl binary not installed")
+        unavailable("openssl binary not installed")
     return found
 
 

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from requirements import unavailable
 
 from cardkit.errors import KeyStoreError, PkiError
 from cardkit.lds.sod import Sod
@@ -78,7 +79,7 @@ def _openssl() -> str:
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("openssl is required in CI")
-        pytest.skip("openssl binary not installed")
+        unavailable("openssl binary not installed")
     return found
 
 
