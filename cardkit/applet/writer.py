@@ -19,23 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from cardkit.applet import commands
-from cardkit.encoding import tlv
-from cardkit.errors import CardError, EncodingError
+from cardkit.errors import CardError
 from cardkit.iso7816.apdu import SHORT_MAX_DATA, SW, Command, Response
-from cardkit.iso7816.connection import Connection
+from cardkit.iso7816.atr import ATR_INFO_FID, extended_length_from_atr, max_command_from_atr_info
+from cardkit.iso7816.connection import Connection, connection_atr
 
 __all__ = [
     "AlreadyPersonalizedError",
     "AppletLockedError",
     "AppletWriter",
-    "atr_extended_length",
-    "connection_atr",
 ]
 
 FILE_EXISTS = 0x6A89
-ATR_INFO_FID = 0x2F01
 CARD_ACCESS_FID = 0x011C
-TAG_EXTENDED_LENGTH_INFO = 0x7F66
 #: Header (4) + extended Lc (3): what an UPDATE BINARY adds around its data.
 _EXTENDED_OVERHEAD = 7
 
@@ -46,76 +42,6 @@ class AppletLockedError(CardError):
 
 class AlreadyPersonalizedError(CardError):
     """The card already holds LDS files: personalized (perhaps partially) before."""
-
-
-def connection_atr(connection: object) -> bytes | None:
-    """The ATR of a PC/SC or emulator connection, looking through wrappers (``.inner``)."""
-    seen = 0
-    holder: object | None = connection
-    while holder is not None and seen < 8:
-        for candidate in (holder, getattr(holder, "card", None)):
-            atr = getattr(candidate, "atr", None)
-            if isinstance(atr, bytes | bytearray) and atr:
-                return bytes(atr)
-        holder = getattr(holder, "inner", None)
-        seen += 1
-    return None
-
-
-def atr_extended_length(atr: bytes | None) -> bool | None:
-    """Whether the ATR's historical bytes announce extended Lc/Le: COMPACT-TLV card capabilities
-    ``7x`` (ISO/IEC 7816-4 §8.1.1.2.7) after category indicator 80 (or 00, status indicator at
-    the end), third byte b7. None when the ATR does not say."""
-    if not atr or len(atr) < 2:
-        return None
-    k = atr[1] & 0x0F
-    position, indicator = 2, atr[1] >> 4
-    # Interface bytes (ISO/IEC 7816-3 §8.2.2): each TDi's high nibble says which follow.
-    while True:
-        position += bin(indicator).count("1")
-        if position > len(atr):
-            return None
-        if not indicator & 0x08:
-            break
-        indicator = atr[position - 1] >> 4
-    history = atr[position : position + k]
-    if len(history) != k or not history:
-        return None
-    if history[0] == 0x80:
-        body = history[1:]
-    elif history[0] == 0x00 and len(history) >= 4:
-        body = history[1:-3]
-    else:
-        return None
-    i = 0
-    while i < len(body):
-        tag, length = body[i] >> 4, body[i] & 0x0F
-        value = body[i + 1 : i + 1 + length]
-        if len(value) != length:
-            return None
-        if tag == 0x7:
-            return len(value) >= 3 and bool(value[2] & 0x40)
-        i += 1 + length
-    return None
-
-
-def max_command_from_atr_info(data: bytes) -> int | None:
-    """The largest command APDU of EF.ATR/INFO's DO'7F66' (``{02 command}{02 response}``,
-    ISO/IEC 7816-4 §12.7.1), or None when absent or unreadable."""
-    try:
-        items = tlv.decode_all(data.rstrip(b"\x00"))
-    except EncodingError:
-        return None
-    for item in items:
-        if item.tag != TAG_EXTENDED_LENGTH_INFO:
-            continue
-        try:
-            integers = [c for c in item.children() if c.tag == 0x02]
-        except EncodingError:
-            return None
-        if integers and 1 <= len(integers[0].value) <= 4:
-            return int.from_bytes(integers[0].value, "big")
-    return None
 
 
 class AppletWriter:
@@ -167,7 +93,7 @@ class AppletWriter:
         EF.ATR/INFO lives in the master file, current after reset."""
         if self.forced is not None:
             return self.extended
-        announced = atr_extended_length(self.atr)
+        announced = extended_length_from_atr(self.atr)
         if announced is False:
             self.extended, self.chunk = False, SHORT_MAX_DATA
             return False

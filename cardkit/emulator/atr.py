@@ -25,6 +25,7 @@ DO'02', the largest command APDU and the largest response APDU the chip accepts,
 from __future__ import annotations
 
 from cardkit.encoding import tlv
+from cardkit.iso7816.atr import TAG_EXTENDED_LENGTH_INFO
 
 #: Largest command APDU (header, Lc, data, Le): 4096 data bytes of UPDATE BINARY under secure
 #: messaging (padding, DO'87', DO'97', DO'8E') fit with room to spare.
@@ -38,7 +39,6 @@ MAX_UPDATE_DATA = 4096
 TS_DIRECT = 0x3B
 CATEGORY_COMPACT_TLV = 0x80
 TAG_CARD_CAPABILITIES = 0x47  # as an interindustry DO (EF.ATR/INFO); 0x7 in COMPACT-TLV
-TAG_EXTENDED_LENGTH_INFO = 0x7F66
 
 SELECTION_METHODS = 0x94  # full DF name | file identifier | short EF identifier
 DATA_CODING = 0x01  # data unit size: one byte

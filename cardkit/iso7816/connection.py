@@ -27,3 +27,18 @@ def short_apdus_only(connection: object) -> bool:
             return True
         holder = getattr(holder, "inner", None)
     return False
+
+
+def connection_atr(connection: object) -> bytes | None:
+    """The ATR of a PC/SC (``.atr``) or emulator (``.card.atr``) connection, looking through
+    wrappers (``.inner``), when one exposes it."""
+    holder: object | None = connection
+    for _ in range(8):  # wrappers nest a few levels deep at most
+        if holder is None:
+            return None
+        for candidate in (holder, getattr(holder, "card", None)):
+            atr = getattr(candidate, "atr", None)
+            if isinstance(atr, bytes | bytearray) and atr:
+                return bytes(atr)
+        holder = getattr(holder, "inner", None)
+    return None

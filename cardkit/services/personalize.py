@@ -36,9 +36,9 @@ from typing import Literal
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardkit.applet import commands
-from cardkit.applet.writer import AppletWriter, connection_atr
+from cardkit.applet.writer import AppletWriter
 from cardkit.errors import EncodingError, TransportError
-from cardkit.iso7816.connection import Connection, short_apdus_only
+from cardkit.iso7816.connection import Connection, connection_atr, short_apdus_only
 from cardkit.lds import files
 from cardkit.lds.com import Com
 from cardkit.lds.dg14 import Dg14

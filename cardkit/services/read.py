@@ -36,7 +36,7 @@ leaves nothing behind: the secure-messaging sessions are ended (their keys dropp
 happens, and :func:`read_card` always starts from scratch.
 
 This module is the orchestrator (:func:`read_card`, its result :class:`CardRead`); the parts live
-beside it: :mod:`cardkit.services.access_key` (the MRZ key or CAN), :mod:`cardkit.services.atr`
+beside it: :mod:`cardkit.services.access_key` (the MRZ key or CAN), :mod:`cardkit.iso7816.atr`
 (what the ATR and EF.ATR/INFO advertise) and :mod:`cardkit.services.read_binary` (one file, in as
 few READ BINARY commands as the chip allows). Their public names are re-exported here.
 """
@@ -53,7 +53,13 @@ from typing import Literal, TypeAlias
 from cardkit.encoding import oids
 from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
 from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SW, Command, Response
-from cardkit.iso7816.connection import Connection, short_apdus_only
+from cardkit.iso7816.atr import (
+    ATR_INFO_FID,
+    extended_length_from_atr,
+    historical_bytes,
+    parse_atr_info,
+)
+from cardkit.iso7816.connection import Connection, connection_atr, short_apdus_only
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
@@ -67,12 +73,6 @@ from cardkit.protocol.ca import CaResult, perform_ca
 from cardkit.protocol.pace import PaceResult, choose_pace_info, perform_pace, verify_cam
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
 from cardkit.services.access_key import AccessKey
-from cardkit.services.atr import (
-    ATR_INFO_FID,
-    extended_length_from_atr,
-    historical_bytes,
-    parse_atr_info,
-)
 from cardkit.services.read_binary import (
     DEFAULT_EXTENDED_RESPONSE_LIMIT,
     SHORT_RESPONSE_LIMIT,
@@ -235,21 +235,6 @@ def _select_lds_application() -> Command:
     return Command(0x00, INS_SELECT, 0x04, 0x0C, files.LDS1_AID)
 
 
-def _connection_atr(connection: Connection) -> bytes | None:
-    """The ATR of a PC/SC (``.atr``) or emulator (``.card.atr``) connection, looking through
-    wrappers (``.inner``), when one exposes it."""
-    holder: object = connection
-    for _ in range(8):
-        for candidate in (holder, getattr(holder, "card", None)):
-            atr = getattr(candidate, "atr", None)
-            if isinstance(atr, bytes | bytearray) and atr:
-                return bytes(atr)
-        holder = getattr(holder, "inner", None)
-        if holder is None:
-            return None
-    return None
-
-
 class _Reader:
     """One run of :func:`read_card`; holds the sessions it must end whatever happens."""
 
@@ -301,7 +286,7 @@ class _Reader:
             return ReadLimits()
         if self.extended_override is True:
             return ReadLimits(True, DEFAULT_EXTENDED_RESPONSE_LIMIT)
-        announced = extended_length_from_atr(_connection_atr(self.raw))
+        announced = extended_length_from_atr(connection_atr(self.raw))
         if announced is False:
             return ReadLimits()
         limit = self._read_atr_info()

@@ -12,14 +12,13 @@ from cardkit.applet.writer import (
     AlreadyPersonalizedError,
     AppletLockedError,
     AppletWriter,
-    atr_extended_length,
-    connection_atr,
-    max_command_from_atr_info,
 )
 from cardkit.emulator import atr as emulator_atr
 from cardkit.emulator.card import EmulatedCard, EmulatorConnection
 from cardkit.errors import CardError
 from cardkit.iso7816.apdu import Command, Response
+from cardkit.iso7816.atr import extended_length_from_atr, max_command_from_atr_info
+from cardkit.iso7816.connection import connection_atr
 from cardkit.transport.scripted import FunctionConnection, ScriptedConnection
 
 OK = b"\x90\x00"
@@ -45,16 +44,16 @@ def _ok_card(sent: list[Command]) -> FunctionConnection:
 
 
 def test_atr_capabilities() -> None:
-    assert atr_extended_length(ATR_EXTENDED) is True
-    assert atr_extended_length(ATR_SHORT) is False
-    assert atr_extended_length(emulator_atr.ATR) is True
-    assert atr_extended_length(bytes.fromhex("3B8080018080")) is None
-    assert atr_extended_length(None) is None
+    assert extended_length_from_atr(ATR_EXTENDED) is True
+    assert extended_length_from_atr(ATR_SHORT) is False
+    assert extended_length_from_atr(emulator_atr.ATR) is True
+    assert extended_length_from_atr(bytes.fromhex("3B8080018080")) is None
+    assert extended_length_from_atr(None) is None
 
 
 @given(st.binary(max_size=40))
 def test_atr_parsing_never_raises(atr: bytes) -> None:
-    assert atr_extended_length(atr) in (True, False, None)
+    assert extended_length_from_atr(atr) in (True, False, None)
 
 
 def test_ef_atr_info_max_command() -> None:

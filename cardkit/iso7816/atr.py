@@ -5,8 +5,9 @@
 - EF.ATR/INFO (2F01 in the master file, ISO/IEC 7816-4 §8.2.1.1) may carry DO'7F66', the
   extended length information: the largest command and response APDUs (§12.7.1).
 
-Pure functions over bytes; :func:`cardkit.services.read.read_card` decides the READ BINARY
-sizes from them (:class:`cardkit.services.read_binary.ReadLimits`).
+Pure functions over bytes, shared by the side that reads (:func:`cardkit.services.read.read_card`
+sizes its READ BINARY from them) and the side that writes (:class:`cardkit.applet.writer.
+AppletWriter` sizes its UPDATE BINARY), and by the emulator that announces them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "TAG_EXTENDED_LENGTH_INFO",
     "extended_length_from_atr",
     "historical_bytes",
+    "max_command_from_atr_info",
     "parse_atr_info",
 ]
 
@@ -92,6 +94,20 @@ def parse_atr_info(data: bytes) -> int | None:
     if len(integers) < 2 or not all(1 <= len(i.value) <= 4 for i in integers[:2]):
         raise EncodingError("EF.ATR/INFO: DO'7F66' needs two INTEGERs (command and response)")
     return int.from_bytes(integers[1].value, "big")
+
+
+def max_command_from_atr_info(data: bytes) -> int | None:
+    """The largest command APDU that EF.ATR/INFO's DO'7F66' allows (its first INTEGER, ISO/IEC
+    7816-4 §12.7.1), or None when the file has none or cannot be read: a writer then falls back
+    to what the ATR says."""
+    try:
+        found = _find_tag(tlv.decode_all(data.rstrip(b"\x00")), TAG_EXTENDED_LENGTH_INFO, depth=0)
+        integers = [] if found is None else [c for c in found.children() if c.tag == 0x02]
+    except EncodingError:
+        return None
+    if integers and 1 <= len(integers[0].value) <= 4:
+        return int.from_bytes(integers[0].value, "big")
+    return None
 
 
 def _find_tag(items: list[tlv.Tlv], tag: int, depth: int) -> tlv.Tlv | None:
