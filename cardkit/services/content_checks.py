@@ -24,11 +24,11 @@ from cardkit.encoding.mrz import Td1, Td3, parse_expiry_date, yymmdd
 from cardkit.encoding.translit import mrz_name, split_vietnamese_name
 from cardkit.errors import CardkitError, EncodingError
 from cardkit.profile import Profile, installed_profiles
-from cardkit.records.model import NO_EXPIRY_TEXT
 from cardkit.records.qr import QrPayload
 from cardkit.report import Check, Status
 from cardkit.services.decoded import Decoded, decode_groups
 from cardkit.services.denylist import DenyList
+from cardkit.services.person import Sex, dg13_date, is_no_expiry_text
 
 __all__ = ["content_checks", "decoded_content_checks", "mrz_no_expiry"]
 
@@ -37,16 +37,11 @@ _CLAUSE_QR = "DOMAIN.md §5"
 _CLAUSE_EXPIRY = "ICAO 9303-5 §4.2.2 (date of expiry); Law on Citizen Identification 2014 art. 21"
 _CLAUSE_DENY = "ICAO 9303-11 §7 (inspection procedure); national lost/stolen lists"
 
-_SEX_WORDS = {"nam": "M", "nữ": "F", "nu": "F"}
 
-
-def _dmy(text: str | None) -> datetime.date | None:
-    if not text:
-        return None
-    try:
-        return datetime.datetime.strptime(text.strip(), "%d/%m/%Y").date()
-    except ValueError:
-        return None
+def _sex_letter(word: str | None) -> str | None:
+    """DG13's sex word as the MRZ writes it ("Nam" → "M", "Nữ" → "F"); None when unknown."""
+    sex = Sex.from_dg13(word)
+    return sex.value if sex is not None else None
 
 
 def _mrz_name_field(mrz: Td1 | Td3) -> str:
@@ -90,14 +85,14 @@ def _dg13_vs_dg1(decoded: Decoded) -> Check:
             wrong.append("name (not transliterable)")
     if dg13.date_of_birth is not None:
         compared.append("date of birth")
-        dob = _dmy(dg13.date_of_birth)
+        dob = dg13_date(dg13.date_of_birth)
         if dob is None:
             wrong.append("date of birth (DG13 not dd/mm/yyyy)")
         elif yymmdd(dob) != mrz.date_of_birth:
             wrong.append("date of birth")
     if dg13.sex is not None:
         compared.append("sex")
-        if _SEX_WORDS.get(dg13.sex.strip().lower()) != mrz.sex:
+        if _sex_letter(dg13.sex) != mrz.sex:
             wrong.append("sex")
     if wrong:
         return Check(
@@ -130,7 +125,7 @@ def _qr_vs_chip(decoded: Decoded, qr: str | None) -> Check:
             ("ID number", dg13.id_number, payload.id_number),
             ("name", dg13.full_name, payload.full_name),
             ("date of birth", dg13.date_of_birth, payload.date_of_birth.strftime("%d/%m/%Y")),
-            ("sex", _SEX_WORDS.get((dg13.sex or "").strip().lower()), payload.sex.value),
+            ("sex", _sex_letter(dg13.sex), payload.sex.value),
             ("place of residence", dg13.place_of_residence, payload.place_of_residence),
             ("date of issue", dg13.date_of_issue, payload.date_of_issue.strftime("%d/%m/%Y")),
         ]
@@ -202,7 +197,7 @@ def _dg13_expiry(decoded: Decoded, profile: Profile | None) -> Check:
         )
     mrz_date = dg1.mrz.date_of_expiry
     text = dg13.date_of_expiry.strip()
-    if text == NO_EXPIRY_TEXT:
+    if is_no_expiry_text(text):
         if mrz_date in mrz_no_expiry(profile):
             return Check(
                 check_id, title, Status.PASS,
@@ -212,7 +207,7 @@ def _dg13_expiry(decoded: Decoded, profile: Profile | None) -> Check:
             check_id, title, Status.FAIL,
             "DG13 says the card does not expire but DG1 has a date of expiry", _CLAUSE_DG13,
         )  # fmt: skip
-    doe = _dmy(text)
+    doe = dg13_date(text)
     if doe is None:
         return Check(check_id, title, Status.FAIL, "DG13's date of expiry is not dd/mm/yyyy",
                      _CLAUSE_DG13)  # fmt: skip

@@ -23,7 +23,7 @@ from cardkit.lds.dg1 import Dg1
 from cardkit.lds.dg13 import Dg13
 from cardkit.records.model import NO_EXPIRY_TEXT
 
-__all__ = ["PersonalData", "Sex"]
+__all__ = ["PersonalData", "Sex", "dg13_date", "is_no_expiry_text"]
 
 #: The MRZ's own "no date of expiry" (ICAO 9303-3 §4.8: all fillers).
 NO_EXPIRY_MRZ = "<<<<<<"
@@ -95,13 +95,13 @@ class PersonalData:
     def from_dg13(cls, dg13: Dg13, dg1: Dg1 | None = None) -> PersonalData:
         """The details of DG13 (DOMAIN.md §4); the document number from ``dg1`` when given."""
         expiry_raw = dg13.date_of_expiry
-        never = expiry_raw is not None and _is_no_expiry_text(expiry_raw)
+        never = expiry_raw is not None and is_no_expiry_text(expiry_raw)
         return cls(
             source="DG13",
             id_number=dg13.id_number,
             document_number=dg1.mrz.document_number if dg1 is not None else None,
             full_name=dg13.full_name,
-            date_of_birth=_dmy(dg13.date_of_birth),
+            date_of_birth=dg13_date(dg13.date_of_birth),
             date_of_birth_raw=dg13.date_of_birth,
             sex=Sex.from_dg13(dg13.sex),
             sex_raw=dg13.sex,
@@ -111,9 +111,9 @@ class PersonalData:
             place_of_origin=dg13.place_of_origin,
             place_of_residence=dg13.place_of_residence,
             identifying_marks=dg13.identifying_marks,
-            date_of_issue=_dmy(dg13.date_of_issue),
+            date_of_issue=dg13_date(dg13.date_of_issue),
             date_of_issue_raw=dg13.date_of_issue,
-            date_of_expiry=None if never else _dmy(expiry_raw),
+            date_of_expiry=None if never else dg13_date(expiry_raw),
             date_of_expiry_raw=expiry_raw,
             never_expires=never,
             old_id_number=dg13.old_id_number,
@@ -165,13 +165,14 @@ class PersonalData:
         return out
 
 
-def _is_no_expiry_text(text: str) -> bool:
+def is_no_expiry_text(text: str) -> bool:
+    """Whether DG13's date of expiry is "Không thời hạn" (spacing, case and NFC aside)."""
     return unicodedata.normalize("NFC", " ".join(text.split())).casefold() == (
         NO_EXPIRY_TEXT.casefold()
     )
 
 
-def _dmy(text: str | None) -> datetime.date | None:
+def dg13_date(text: str | None) -> datetime.date | None:
     """DG13's ``dd/mm/yyyy`` (DOMAIN.md §4); None when absent or not a calendar date."""
     if not text:
         return None
