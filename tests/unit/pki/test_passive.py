@@ -152,6 +152,15 @@ def _run(
     return {c.id: c for c in checks}
 
 
+#: The checks of the SOD signer's role and of the algorithm policy, in the order they run.
+SIGNER_AND_ALGORITHM_CHECKS = (
+    "dsc.issuer", "dsc.role", "dsc.key_usage", "dsc.basic_constraints",
+    "dsc.extended_key_usage", "dsc.critical_extensions", "algorithm.dg_hash",
+    "algorithm.sod_signature", "algorithm.dsc_key", "algorithm.dsc_signature",
+    "algorithm.csca_key",
+)  # fmt: skip
+
+
 def _status(checks: dict[str, Check]) -> dict[str, str]:
     return {k: c.status.value for k, c in checks.items()}
 
@@ -180,17 +189,7 @@ def test_a_good_card_passes_every_check(kind: str) -> None:
         "dg.hash.13": "PASS",
         "sod.signature": "PASS",
         "dsc.chain": "PASS",
-        "dsc.issuer": "PASS",
-        "dsc.role": "PASS",
-        "dsc.key_usage": "PASS",
-        "dsc.basic_constraints": "PASS",
-        "dsc.extended_key_usage": "PASS",
-        "dsc.critical_extensions": "PASS",
-        "algorithm.dg_hash": "PASS",
-        "algorithm.sod_signature": "PASS",
-        "algorithm.dsc_key": "PASS",
-        "algorithm.dsc_signature": "PASS",
-        "algorithm.csca_key": "PASS",
+        **dict.fromkeys(SIGNER_AND_ALGORITHM_CHECKS, "PASS"),
         "dsc.validity": "PASS",
         "csca.validity": "PASS",
         "dsc.revocation": "PASS",
@@ -203,17 +202,7 @@ def test_a_good_card_passes_every_check(kind: str) -> None:
         "dg.hash.13",
         "sod.signature",
         "dsc.chain",
-        "dsc.issuer",
-        "dsc.role",
-        "dsc.key_usage",
-        "dsc.basic_constraints",
-        "dsc.extended_key_usage",
-        "dsc.critical_extensions",
-        "algorithm.dg_hash",
-        "algorithm.sod_signature",
-        "algorithm.dsc_key",
-        "algorithm.dsc_signature",
-        "algorithm.csca_key",
+        *SIGNER_AND_ALGORITHM_CHECKS,
         "dsc.validity",
         "csca.validity",
         "dsc.revocation",
@@ -481,22 +470,7 @@ def test_unparseable_sod_fails_parse_and_skips_the_rest() -> None:
         "dg.hashes": "SKIP",
         "sod.signature": "SKIP",
         "dsc.chain": "SKIP",
-        **{
-            k: "SKIP"
-            for k in (
-                "dsc.issuer",
-                "dsc.role",
-                "dsc.key_usage",
-                "dsc.basic_constraints",
-                "dsc.extended_key_usage",
-                "dsc.critical_extensions",
-                "algorithm.dg_hash",
-                "algorithm.sod_signature",
-                "algorithm.dsc_key",
-                "algorithm.dsc_signature",
-                "algorithm.csca_key",
-            )
-        },
+        **dict.fromkeys(SIGNER_AND_ALGORITHM_CHECKS, "SKIP"),
         "dsc.validity": "SKIP",
         "csca.validity": "SKIP",
         "dsc.revocation": "SKIP",
