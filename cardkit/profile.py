@@ -7,6 +7,7 @@ so that a typo fails before the first card, with the file and key named in the e
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -353,17 +354,30 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
 
 def installed_profiles() -> tuple[Profile, ...]:
     """Every profile found in :func:`profile_dirs` (the first of each name wins), by name.
-    A profile file that does not load is skipped: inference must not fail on a stray file."""
-    found: dict[str, Profile] = {}
+    A profile file that does not load is skipped: inference must not fail on a stray file.
+    Parsed once per set of files (path, size, modification time): a checkpoint infers the
+    profile of every card."""
+    files: list[tuple[Path, int, int]] = []
     for directory in profile_dirs():
-        if not directory.is_dir():
+        if directory.is_dir():
+            for path in sorted(directory.glob("*.toml")):
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue
+                files.append((path, stat.st_size, stat.st_mtime_ns))
+    return _parsed_profiles(tuple(files))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_profiles(files: tuple[tuple[Path, int, int], ...]) -> tuple[Profile, ...]:
+    found: dict[str, Profile] = {}
+    for path, _size, _mtime in files:
+        try:
+            profile = load_profile(path)
+        except ProfileError:
             continue
-        for path in sorted(directory.glob("*.toml")):
-            try:
-                profile = load_profile(path)
-            except ProfileError:
-                continue
-            found.setdefault(profile.name, profile)
+        found.setdefault(profile.name, profile)
     return tuple(found[name] for name in sorted(found))
 
 
