@@ -837,9 +837,19 @@ class PostgresJournal(_SqlJournal):
                 raise TransientJournalError(f"journal {self.url}: {_first_line(exc)}") from None
             raise JournalError(f"journal {self.url}: {_first_line(exc)}") from None
 
+    @_retried
     def _create_schema(self) -> None:
-        # Several stations may start at once: serialise CREATE ... IF NOT EXISTS (which races
-        # on PostgreSQL's catalogues) with a transaction-level advisory lock.
+        # A station that joins a running line must not run DDL: CREATE INDEX ... IF NOT EXISTS
+        # still takes a SHARE lock on its table first, and one on `records` held while waiting
+        # for `cards` deadlocks with a station that holds `cards` (INSERT) and waits for
+        # `records` (UPDATE). The schema is created in one transaction, so its last index
+        # existing means all of it does.
+        with self._transaction() as cur:
+            found = cur.execute("SELECT to_regclass('cards_live')").fetchone()
+            if found is not None and found[0] is not None:
+                return
+        # Several stations may start at once on an empty database: serialise CREATE ... IF NOT
+        # EXISTS (which races on PostgreSQL's catalogues) with a transaction-level advisory lock.
         with self._transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(7348201)")
             for statement in SCHEMA:
