@@ -42,6 +42,7 @@ from cardkit.emulator.access import (
 )
 from cardkit.emulator.filesystem import FID_ATR_INFO, FID_CARD_ACCESS, RESERVED_FIDS, FileSystem
 from cardkit.emulator.state import CardState, EmulatorStateError
+from cardkit.emulator.vpcd import VirtualCard
 from cardkit.encoding import tlv
 from cardkit.errors import EncodingError, ProtocolError
 from cardkit.iso7816.apdu import SW, Command, Response
@@ -517,13 +518,21 @@ _PUT_DATA: dict[int, Callable[[CardState, bytes], None]] = {
 
 
 class EmulatorConnection:
-    """A :class:`~cardkit.iso7816.connection.Connection` to an :class:`EmulatedCard` in this
-    process (no PC/SC, no socket): fast protocol tests. Powers the card on when created."""
+    """A :class:`~cardkit.iso7816.connection.Connection` to a software card in this process (an
+    :class:`EmulatedCard`, or any :class:`~cardkit.emulator.vpcd.VirtualCard`: no PC/SC, no
+    socket): fast protocol tests. Powers the card on when created."""
 
-    def __init__(self, card: EmulatedCard, *, power_on: bool = True) -> None:
+    def __init__(self, card: VirtualCard, *, power_on: bool = True) -> None:
         self.card = card
         if power_on:
             card.power_on()
 
     def send(self, command: Command) -> Response:
         return Response.from_bytes(self.card.transmit(bytes(command)))
+
+    def reconnect(self, reset: bool = True) -> None:
+        """Like :meth:`cardkit.transport.pcsc.PcscConnection.reconnect`: with ``reset`` the card
+        is powered off and on again (it forgets its session), else nothing happens."""
+        if reset:
+            self.card.power_off()
+            self.card.power_on()

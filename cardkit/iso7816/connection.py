@@ -29,6 +29,26 @@ def short_apdus_only(connection: object) -> bool:
     return False
 
 
+def reset_card(connection: object) -> bool:
+    """Warm-reset the card behind ``connection`` (the first ``reconnect(reset=True)`` found
+    looking through wrappers' ``inner``): the chip forgets its selected application and any
+    secure-messaging or authentication state. False when no layer can reset the card.
+
+    Some applets refuse a second BAC in one session (JMRTD's passport applet answers GET
+    CHALLENGE with 6982 once mutually authenticated, PassportApplet.java processGetChallenge):
+    only a reset lets a reader open access again."""
+    holder: object | None = connection
+    for _ in range(8):  # wrappers nest a few levels deep at most
+        if holder is None:
+            return False
+        reconnect = getattr(holder, "reconnect", None)
+        if callable(reconnect):
+            reconnect(reset=True)
+            return True
+        holder = getattr(holder, "inner", None)
+    return False
+
+
 def connection_atr(connection: object) -> bytes | None:
     """The ATR of a PC/SC (``.atr``) or emulator (``.card.atr``) connection, looking through
     wrappers (``.inner``), when one exposes it."""
