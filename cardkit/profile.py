@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +110,18 @@ class VerificationSettings:
     require_crl: bool = False
 
 
+#: The personalization command sets cardkit writes (cardkit.applet.dialect).
+AppletDialect = Literal["cardkit", "jmrtd"]
+
+
+@dataclass(frozen=True)
+class AppletSettings:
+    """The chip applet cards of this profile are written to: its command ``dialect``
+    (``cardkit``: cardkit's applet and emulator; ``jmrtd``: JMRTD's original passport applet)."""
+
+    dialect: AppletDialect = "cardkit"
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -122,6 +135,7 @@ class Profile:
     source: Path | None = None
     layout: Layout | None = None  # the card face ([layout]); None: the profile cannot print
     verification: VerificationSettings = VerificationSettings()
+    applet: AppletSettings = AppletSettings()
 
 
 def profile_dirs() -> list[Path]:
@@ -134,24 +148,28 @@ def profile_dirs() -> list[Path]:
     return dirs
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
-    """Load a profile by file path or by name (``vn-cccd-2021``) from :func:`profile_dirs`."""
+def _profile_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
-    if not path.suffix:
-        for d in profile_dirs():
-            candidate = d / f"{path.name}.toml"
-            if candidate.is_file():
-                path = candidate
-                break
-        else:
-            names = sorted({p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.toml")})
-            raise ProfileError(
-                f"no profile named {str(name_or_path)!r}; available: "
-                + (", ".join(names) if names else "none")
-                + " (in "
-                + ", ".join(dict.fromkeys(str(d.resolve()) for d in profile_dirs()))
-                + ")"
-            )
+    if path.suffix:
+        return path
+    for d in profile_dirs():
+        candidate = d / f"{path.name}.toml"
+        if candidate.is_file():
+            return candidate
+    names = sorted({p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    raise ProfileError(
+        f"no profile named {str(name_or_path)!r}; available: "
+        + (", ".join(names) if names else "none")
+        + " (in "
+        + ", ".join(dict.fromkeys(str(d.resolve()) for d in profile_dirs()))
+        + ")"
+    )
+
+
+def _profile_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML tables of the profile at ``path``; with ``[profile] extends = "NAME"`` the named
+    profile's tables first, each table of this file replacing the base's key by key (one card
+    on two applets shares everything but [access], [lds], [applet])."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -160,7 +178,28 @@ def load_profile(name_or_path: str | Path) -> Profile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
-    return parse_profile(data, source=path)
+    head = data.get("profile")
+    base_name = head.pop("extends", None) if isinstance(head, dict) else None
+    if base_name is None:
+        return data
+    if not isinstance(base_name, str) or not base_name:
+        raise ProfileError(f"{path} [profile]: extends names another profile")
+    base_path = _profile_path(base_name).resolve()
+    if base_path in seen or base_path == path.resolve():
+        raise ProfileError(f"{path} [profile]: extends {base_name!r} in a loop")
+    merged = _profile_data(base_path, (*seen, path.resolve()))
+    for table, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(table), dict) and table != "layout":
+            merged[table] = {**merged[table], **value}
+        else:
+            merged[table] = value
+    return merged
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by file path or by name (``vn-cccd-2021``) from :func:`profile_dirs`."""
+    path = _profile_path(name_or_path)
+    return parse_profile(_profile_data(path), source=path)
 
 
 class _Section:
@@ -235,7 +274,7 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     where = str(source) if source else "profile"
     unknown_tables = set(data) - {
         "profile", "document", "lds", "access", "photo", "expiry", "limits", "layout",
-        "verification",
+        "verification", "applet",
     }  # fmt: skip
     if unknown_tables:
         raise ProfileError(f"{where}: unknown table(s) {', '.join(sorted(unknown_tables))}")
@@ -346,9 +385,16 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
         )
         v.done()
 
+    applet = AppletSettings()
+    if "applet" in data:
+        ap = _Section(data, where, "applet")
+        dialect = ap.text("dialect", {"cardkit", "jmrtd"}, default="cardkit")
+        applet = AppletSettings("jmrtd" if dialect == "jmrtd" else "cardkit")
+        ap.done()
+
     return Profile(
         name, description, document, lds, access, photo, expiry, limits, source, layout,
-        verification,
+        verification, applet,
     )  # fmt: skip
 
 
@@ -381,15 +427,32 @@ def _parsed_profiles(files: tuple[tuple[Path, int, int], ...]) -> tuple[Profile,
     return tuple(found[name] for name in sorted(found))
 
 
-def profile_for_document(issuing_state: str, document_code: str) -> Profile | None:
+def profile_for_document(
+    issuing_state: str, document_code: str, data_groups: Collection[int] | None = None
+) -> Profile | None:
     """The installed profile for a document of ``issuing_state`` (ICAO 9303-3 code, e.g.
-    ``VNM``) and ``document_code`` (e.g. ``ID``, ``I<``): the one whose [document] has both;
-    else the only one of that state whose code has the same document type letter; else None."""
+    ``VNM``) and ``document_code`` (e.g. ``ID``, ``I<``): the one whose [document] has both —
+    when several do (one card on two applets: vn-cccd-2021, vn-cccd-jmrtd), the one whose
+    [lds] the card's ``data_groups`` (EF.SOD's list) fit, else the first by name; else the only
+    one of that state whose code has the same document type letter; else None."""
     profiles = installed_profiles()
-    for profile in profiles:
-        doc = profile.document
-        if doc.issuing_state == issuing_state and doc.document_code == document_code:
-            return profile
+    exact = [
+        p
+        for p in profiles
+        if p.document.issuing_state == issuing_state and p.document.document_code == document_code
+    ]
+    if len(exact) > 1 and data_groups is not None:
+        present = set(data_groups)
+        fitting = [
+            p
+            for p in exact
+            if set(p.lds.data_groups) <= present
+            and present <= set(p.lds.data_groups) | set(p.lds.optional_data_groups)
+        ]
+        if fitting:
+            return fitting[0]
+    if exact:
+        return exact[0]
     same_type = [
         p
         for p in profiles

@@ -4,7 +4,9 @@ The protocol is JMRTD's passport applet's (DOMAIN.md §7), extended:
 
 - SELECT applet ``00 A4 04 0C 07 A0 00 00 02 47 10 01`` (ICAO 9303-10 §4.1 AID);
 - CREATE FILE ``00 E0 00 00 06 63 04 <size:2> <fid:2>``; SELECT EF ``00 A4 02 0C 02 <fid>``;
-  UPDATE BINARY ``00 D6 <offset:2, b15 = 0> <chunk>`` (ISO/IEC 7816-4 §11.2.5);
+  UPDATE BINARY ``00 D6 <offset:2, b15 = 0> <chunk>`` (ISO/IEC 7816-4 §11.2.5), beyond 32 KiB with
+  odd INS ``00 D7 00 00 {54 offset}{53 chunk}`` (the current EF; offset and data in data objects);
+  DELETE FILE ``00 E4 02 00 02 <fid>`` (ISO/IEC 7816-9) of an EF before LOCK, to write it again;
 - PUT DATA ``00 DA P1 P2 <one BER-TLV whose tag is P2>``: 62 MRZ seed, 60/61 RSA AA modulus and
   private exponent, 63 EC chip-authentication key, 65 CAN, 66 EC active-authentication key,
   67 chip-authentication key ID; ``00 DA DE AD`` locks the applet.
@@ -39,22 +41,27 @@ __all__ = [
     "create_file",
     "curve_by_name",
     "decode_ec_private_key",
+    "delete_file",
     "ec_private_key_data",
     "ec_private_key_fields",
     "key_id_data",
     "lock",
     "mrz_seed_data",
+    "odd_update_room",
     "put_data",
     "rsa_exponent_data",
     "rsa_modulus_data",
     "select_applet",
     "select_file",
     "update_binary",
+    "update_binary_odd",
 ]
 
 INS_SELECT = 0xA4
 INS_CREATE_FILE = 0xE0
 INS_UPDATE_BINARY = 0xD6
+INS_UPDATE_BINARY_ODD = 0xD7
+INS_DELETE_FILE = 0xE4
 INS_PUT_DATA = 0xDA
 
 #: PUT DATA P2 values (= the tag of the data object carried), P1 = 00.
@@ -122,6 +129,36 @@ def update_binary(offset: int, chunk: bytes, *, extended: bool | None = None) ->
     return Command(
         0x00, INS_UPDATE_BINARY, offset >> 8, offset & 0xFF, bytes(chunk), extended=extended
     )
+
+
+def update_binary_odd(offset: int, chunk: bytes, *, extended: bool | None = None) -> Command:
+    """UPDATE BINARY with odd INS (ISO/IEC 7816-4 §11.2.5): P1-P2 0000 (the current EF), the
+    offset in DO'54' (minimal big-endian) and the data in DO'53', for offsets beyond 32767."""
+    if not 0 <= offset <= 0xFFFFFF:
+        raise ValueError("odd-INS UPDATE BINARY offsets are 0..16777215")
+    if not chunk:
+        raise ValueError("UPDATE BINARY needs data")
+    body = tlv.encode(0x54, offset.to_bytes(max(1, (offset.bit_length() + 7) // 8), "big"))
+    body += tlv.encode(0x53, bytes(chunk))
+    if len(body) > EXTENDED_MAX_DATA:
+        raise ValueError("the odd-INS UPDATE BINARY data field exceeds 65535 bytes")
+    return Command(0x00, INS_UPDATE_BINARY_ODD, 0x00, 0x00, body, extended=extended)
+
+
+def odd_update_room(limit: int, offset: int) -> int:
+    """The data bytes one odd-INS UPDATE BINARY at ``offset`` carries when its data field may be
+    ``limit`` bytes: DO'54' and DO'53''s header come off."""
+    offset_do = 2 + max(1, (offset.bit_length() + 7) // 8)
+    room = limit - offset_do - 2
+    while room > 0 and offset_do + 1 + len(tlv.encode_length(room)) + room > limit:
+        room -= 1
+    return room
+
+
+def delete_file(fid: int) -> Command:
+    """DELETE FILE ``00 E4 02 00 02 <fid>`` (ISO/IEC 7816-9 §8.3: P1 = 02, an EF under the
+    current DF by its identifier): cardkit's applet, before LOCK only."""
+    return Command(0x00, INS_DELETE_FILE, 0x02, 0x00, _fid(fid))
 
 
 def put_data(p1: int, p2: int, data: bytes) -> Command:

@@ -1,6 +1,7 @@
 """Writing a blank chip through the personalization protocol (DOMAIN.md §7), host side.
 
-:class:`AppletWriter` sends the commands of :mod:`cardkit.applet.commands` over one
+:class:`AppletWriter` sends the commands of :mod:`cardkit.applet.commands` in the card's
+:class:`~cardkit.applet.dialect.Dialect` (cardkit's applet or JMRTD's) over one
 :class:`~cardkit.iso7816.connection.Connection` and checks every status word: each refusal is a
 :class:`~cardkit.errors.CardError` whose message names the step ("UPDATE BINARY DG2 at offset
 4096"), and the step being carried out is always in :attr:`AppletWriter.step`, so a caller that
@@ -11,7 +12,9 @@ sees a :class:`~cardkit.errors.TransportError` (the card left the reader) knows 
 advertises it — card capabilities in the ATR's historical bytes (7816-4 §8.1.1.2.7, third software
 function byte b7) and the maximum command length in EF.ATR/INFO's DO'7F66' (§12.7.1) — else short
 255-byte chunks. A card whose ATR says nothing is tried with a large UPDATE and written in short
-chunks from the first 6700 (wrong length) on.
+chunks from the first 6700 (wrong length) on. A dialect without extended length (JMRTD's applet)
+is written in short chunks from the start. Offsets beyond 32767 use odd-INS UPDATE BINARY where
+the dialect has it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from cardkit.applet import commands
+from cardkit.applet.dialect import CARDKIT, Dialect, identification_of, identify_command
 from cardkit.errors import CardError
 from cardkit.iso7816.apdu import SHORT_MAX_DATA, SW, Command, Response
 from cardkit.iso7816.atr import ATR_INFO_FID, extended_length_from_atr, max_command_from_atr_info
@@ -31,6 +35,7 @@ __all__ = [
 ]
 
 FILE_EXISTS = 0x6A89
+FILE_FULL = 0x6A84  # not enough memory space in the file (ISO/IEC 7816-4 §5.1.3)
 CARD_ACCESS_FID = 0x011C
 #: Header (4) + extended Lc (3): what an UPDATE BINARY adds around its data.
 _EXTENDED_OVERHEAD = 7
@@ -59,8 +64,12 @@ class AppletWriter:
         extended: bool | None = None,
         atr: bytes | None = None,
         on_step: Callable[[str], None] | None = None,
+        dialect: Dialect = CARDKIT,
     ) -> None:
         self.connection = connection
+        self.dialect = dialect
+        if not dialect.capabilities.extended_length:
+            extended = False
         self.forced = extended
         self.atr = atr if atr is not None else connection_atr(connection)
         self.on_step = on_step
@@ -127,21 +136,52 @@ class AppletWriter:
         if response.sw != SW.OK:
             raise CardError(f"{step}: refused by the card", sw=response.sw)
 
+    def identify(self) -> None:
+        """Probe the applet (GET DATA ``00 CA 00 FE``, harmless in every state) and refuse, with
+        WrongAppletError, one that does not speak this writer's dialect. An applet that says it
+        is locked is refused with AppletLockedError. Call after :meth:`select_applet`."""
+        response = self._send("identify the applet (GET DATA 00FE)", identify_command())
+        identification = identification_of(response)
+        self.dialect.identify(identification)
+        if identification.life_cycle == "locked":
+            raise AppletLockedError(
+                "the card is already personalized and locked: it cannot be personalized again",
+                sw=SW.CONDITIONS_NOT_SATISFIED,
+            )
+
     def check_blank(self, named_fids: Iterable[tuple[str, int]]) -> None:
         """Refuse, before anything is written, a card that already holds one of these files:
         AppletLockedError when it refuses a plain READ BINARY of one (6982: locked; EF.CardAccess
-        is not asked, it stays free to read after LOCK), AlreadyPersonalizedError otherwise.
-        Only SELECT and READ BINARY are sent."""
+        is not asked, it stays free to read after LOCK) or, in a dialect whose SELECT needs BAC
+        once locked (JMRTD's applet, processSelectFile), refuses the SELECT with 6982;
+        AlreadyPersonalizedError otherwise. Files the dialect keeps behind EAC are not asked
+        (JMRTD's applet answers 6982 for DG3/DG4 whatever its state). Only SELECT and READ
+        BINARY are sent."""
+        caps = self.dialect.capabilities
         found: list[tuple[str, int]] = []
         for name, fid in named_fids:
+            if fid in caps.eac_files:
+                continue
             response = self._send(f"check {name} is absent", commands.select_file(fid))
             if response.sw == SW.FILE_NOT_FOUND:
                 continue
+            if response.sw == SW.SECURITY_STATUS_NOT_SATISFIED and not caps.plain_read_before_lock:
+                raise AppletLockedError(
+                    "the card is already personalized and locked (SELECT needs BAC): "
+                    "it cannot be personalized again",
+                    sw=response.sw,
+                )
             if response.sw != SW.OK:
                 raise CardError(f"check {name} is absent: SELECT refused", sw=response.sw)
             found.append((name, fid))
         if not found:
             return
+        if not caps.plain_read_before_lock:
+            raise AlreadyPersonalizedError(
+                f"the card already holds {found[0][0]} but is not locked: it was personalized "
+                "partially before; `personalize --rewrite` writes it again",
+                sw=FILE_EXISTS,
+            )
         # EF.CardAccess stays readable after LOCK (PACE needs it): ask another file.
         for name, fid in found:
             if fid == CARD_ACCESS_FID:
@@ -161,16 +201,32 @@ class AppletWriter:
             sw=FILE_EXISTS,
         )
 
-    def create_file(self, name: str, fid: int, size: int) -> None:
+    def create_file(self, name: str, fid: int, size: int, *, rewrite: bool = False) -> None:
+        """CREATE FILE; with ``rewrite`` an EF that exists (an unlocked card written before) is
+        deleted first (cardkit's applet) or re-created within its allocation (JMRTD's)."""
         step = f"CREATE FILE {name} ({size} bytes)"
         response = self._send(step, commands.create_file(fid, size))
+        if response.sw == FILE_EXISTS and rewrite:
+            self._expect_ok(f"DELETE FILE {name} (rewrite)", commands.delete_file(fid))
+            response = self._send(step, commands.create_file(fid, size))
         if response.sw == FILE_EXISTS:
             raise AlreadyPersonalizedError(
                 f"{step}: the file exists, the card was personalized (perhaps partially) before",
                 sw=response.sw,
             )
-        if response.sw in (SW.CONDITIONS_NOT_SATISFIED, SW.SECURITY_STATUS_NOT_SATISFIED):
+        if response.sw in self.dialect.capabilities.locked:
             raise AppletLockedError(f"{step}: the applet is locked", sw=response.sw)
+        if response.sw == SW.SECURITY_STATUS_NOT_SATISFIED:
+            raise CardError(
+                f"{step}: the applet refuses this file without terminal authentication (EAC)",
+                sw=response.sw,
+            )
+        if response.sw == FILE_FULL:
+            raise CardError(
+                f"{step}: the applet has less room for this file than its size "
+                "(an earlier write allocated it smaller)",
+                sw=response.sw,
+            )
         if response.sw != SW.OK:
             raise CardError(f"{step}: refused by the card", sw=response.sw)
 
@@ -178,14 +234,28 @@ class AppletWriter:
         self._expect_ok(f"SELECT {name}", commands.select_file(fid))
 
     def update_file(self, name: str, data: bytes) -> None:
-        """UPDATE BINARY the whole current EF with ``data``, in the largest chunks taken."""
-        if len(data) - 1 > commands.MAX_EVEN_OFFSET:
-            raise CardError(f"UPDATE BINARY {name}: files over 32 KiB are not supported", sw=0)
+        """UPDATE BINARY the whole current EF with ``data``, in the largest chunks taken: even
+        INS while the offset fits P1-P2, odd INS with DO'54' beyond (where the dialect has it)."""
+        if (
+            len(data) - 1 > commands.MAX_EVEN_OFFSET
+            and not self.dialect.capabilities.odd_ins_update
+        ):
+            raise CardError(
+                f"UPDATE BINARY {name}: the {self.dialect.name} applet writes files up to "
+                f"{commands.MAX_EVEN_OFFSET + 1} bytes",
+                sw=0,
+            )
         offset = 0
         while offset < len(data):
-            chunk = data[offset : offset + self.chunk]
+            odd = offset > commands.MAX_EVEN_OFFSET
+            if odd:
+                chunk = data[offset : offset + commands.odd_update_room(self.chunk, offset)]
+                command = commands.update_binary_odd(offset, chunk)
+            else:  # P1-P2 carry where the chunk starts; it may run past 32767
+                chunk = data[offset : offset + self.chunk]
+                command = commands.update_binary(offset, chunk)
             step = f"UPDATE BINARY {name} at offset {offset} ({len(chunk)} bytes)"
-            response = self._send(step, commands.update_binary(offset, chunk))
+            response = self._send(step, command)
             if (
                 response.sw == SW.WRONG_LENGTH
                 and len(chunk) > SHORT_MAX_DATA
@@ -199,15 +269,21 @@ class AppletWriter:
             offset += len(chunk)
             self.data_bytes += len(chunk)
 
-    def write_file(self, name: str, fid: int, data: bytes) -> None:
+    def write_file(self, name: str, fid: int, data: bytes, *, rewrite: bool = False) -> None:
         """CREATE FILE, SELECT and UPDATE BINARY of one whole file."""
-        self.create_file(name, fid, len(data))
+        self.create_file(name, fid, len(data), rewrite=rewrite)
         self.select_file(name, fid)
         self.update_file(name, data)
 
-    def put_data(self, what: str, p1: int, p2: int, data: bytes) -> None:
-        """PUT DATA; ``what`` names the object (never its value: these are secrets)."""
-        self._expect_ok(f"PUT DATA {what}", commands.put_data(p1, p2, data))
+    def put_data(self, what: str, command: Command) -> None:
+        """One PUT DATA the dialect built; ``what`` names the object (never its value: these
+        are secrets)."""
+        step = f"PUT DATA {what}"
+        response = self._send(step, command)
+        if response.sw in self.dialect.capabilities.locked:
+            raise AppletLockedError(f"{step}: the applet is locked", sw=response.sw)
+        if response.sw != SW.OK:
+            raise CardError(f"{step}: refused by the card", sw=response.sw)
 
     def lock(self) -> None:
         self._expect_ok("LOCK (PUT DATA DE AD)", commands.lock())

@@ -39,8 +39,8 @@ def resolve_profile(
     profile: Profile | str | None, data_groups: Mapping[int, bytes]
 ) -> tuple[Profile | None, bool]:
     """The profile to hold a card to, and whether it was given (True) or inferred from DG1's
-    issuing state and document code among the installed profiles (False; None when none
-    matches). ProfileError for an unknown profile name."""
+    issuing state and document code (and the data groups present, between two profiles of
+    one document) among the installed profiles (False; None when none matches). ProfileError for an unknown profile name."""
     if isinstance(profile, str):
         return load_profile(profile), True
     if profile is not None:
@@ -48,7 +48,10 @@ def resolve_profile(
     dg1 = decode_groups({1: data_groups[1]}).dg1 if 1 in data_groups else None
     if dg1 is None:
         return None, False
-    return profile_for_document(dg1.mrz.issuing_state, dg1.mrz.document_code), False
+    return (
+        profile_for_document(dg1.mrz.issuing_state, dg1.mrz.document_code, data_groups.keys()),
+        False,
+    )
 
 
 def resolve_policy(
