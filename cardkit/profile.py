@@ -428,13 +428,17 @@ def _parsed_profiles(files: tuple[tuple[Path, int, int], ...]) -> tuple[Profile,
 
 
 def profile_for_document(
-    issuing_state: str, document_code: str, data_groups: Collection[int] | None = None
+    issuing_state: str,
+    document_code: str,
+    data_groups: Collection[int] | None = None,
+    active_authentication: AaAlgorithm | None = None,
 ) -> Profile | None:
     """The installed profile for a document of ``issuing_state`` (ICAO 9303-3 code, e.g.
     ``VNM``) and ``document_code`` (e.g. ``ID``, ``I<``): the one whose [document] has both —
-    when several do (one card on two applets: vn-cccd-2021, vn-cccd-jmrtd), the one whose
-    [lds] the card's ``data_groups`` (EF.SOD's list) fit, else the first by name; else the only
-    one of that state whose code has the same document type letter; else None."""
+    when several do (one card on two applets: vn-cccd-2021, vn-cccd-jmrtd), the only one that
+    the card's ``data_groups`` and ``active_authentication`` algorithm (DG15's key) fit, else
+    the first by name (so a card that fits none is held to it and fails where it differs); else
+    the only one of that state whose code has the same document type letter; else None."""
     profiles = installed_profiles()
     exact = [
         p
@@ -448,8 +452,9 @@ def profile_for_document(
             for p in exact
             if set(p.lds.data_groups) <= present
             and present <= set(p.lds.data_groups) | set(p.lds.optional_data_groups)
+            and (active_authentication or "none") == p.access.active_authentication
         ]
-        if fitting:
+        if len(fitting) == 1:
             return fitting[0]
     if exact:
         return exact[0]

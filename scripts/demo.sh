@@ -130,12 +130,37 @@ grep -E "INVALID|FAIL" "$OUT/chips/forged.verify.txt"
 kill "$emulator"
 wait "$emulator" 2>/dev/null || true
 
-step "10. Print the card faces: a card-size PDF and 300-dpi PNGs, the QR code and OCR-B MRZ"
+step "10. The same citizen on JMRTD's original passport applet (the jmrtd dialect)"
+# Profile vn-cccd-jmrtd: BAC, RSA-1024 active authentication, no CA, no DG3 (its trade-offs are
+# in the profile). The image for cardkit's applet is refused before any APDU; this one is
+# written in the applet's own commands, checked under BAC before LOCK, locked and read back.
+cardkit prepare "$SAMPLES/citizens.csv" --profile vn-cccd-jmrtd --keys "$KEYS" \
+    --out "$OUT/cards-jmrtd" | tail -n 1
+jcard="$(ls -d "$OUT"/cards-jmrtd/*/ | head -n 1)"
+cardkit emulator start --slot 1 --applet jmrtd --state "$OUT/chips/jmrtd.json" \
+    > "$OUT/chips/jmrtd.log" 2>&1 &
+emulator=$!
+if cardkit personalize "$(ls -d "$OUT"/cards/*/ | head -n 1)" --reader "Virtual PCD 00 01" \
+    --keys "$KEYS" --applet jmrtd --yes --timeout 15 2> "$OUT/chips/jmrtd-refused.txt"; then
+    echo "demo: an image with PACE and CA was written to JMRTD's applet" >&2
+    exit 1
+fi
+sed 's/^/  refused: /' "$OUT/chips/jmrtd-refused.txt" | cut -c 1-160
+cardkit personalize "$jcard" --reader "Virtual PCD 00 01" --keys "$KEYS" --yes --timeout 15 \
+    | tail -n 1
+mrz_of "$jcard/DG1.bin" > "$OUT/chips/jmrtd.mrz"
+cardkit verify --reader "Virtual PCD 00 01" --mrz-from "file:$OUT/chips/jmrtd.mrz" \
+    --trust "$KEYS/trust" > "$OUT/chips/jmrtd.verify.txt"
+echo "  $(head -n 1 "$OUT/chips/jmrtd.verify.txt")"
+kill "$emulator"
+wait "$emulator" 2>/dev/null || true
+
+step "11. Print the card faces: a card-size PDF and 300-dpi PNGs, the QR code and OCR-B MRZ"
 cardkit print "$OUT/cards" --out "$OUT/cards.pdf" --png "$OUT/faces" --dpi 300 --sheet card \
     | tail -n 3
 cardkit print "$OUT/cards" --out "$OUT/proof-sheets.pdf" --sheet a4 | tail -n 1
 
-step "11. The same batch as a production line runs it: journaled, exactly once, resumable"
+step "12. The same batch as a production line runs it: journaled, exactly once, resumable"
 # A fresh batch workdir and a card feeder that plays the operator: it puts a blank emulated card
 # in reader slot 0 whenever the station lets go of the previous one.
 python scripts/card_feeder.py --slot 0 --dir "$OUT/feeder" > "$OUT/feeder.log" 2>&1 &
@@ -149,7 +174,7 @@ cardkit batch report --workdir "$OUT/batch" --out "$OUT/batch/report.csv"
 cardkit batch report --workdir "$OUT/batch" --out "$OUT/batch/report.html"
 head -n 4 "$OUT/batch/report.csv"
 
-step "12. Dump the LDS files of the first card"
+step "13. Dump the LDS files of the first card"
 cardkit lds dump "$OUT/cards/citizens-00002"
 cardkit lds dump "$OUT/cards/citizens-00002" --json > "$OUT/citizens-00002.json"
 

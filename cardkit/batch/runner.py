@@ -47,6 +47,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, ParamSpec, Protocol, TypeVar
 
+from cardkit.applet.dialect import UnsupportedImageError, WrongAppletError
 from cardkit.applet.writer import AlreadyPersonalizedError, AppletLockedError
 from cardkit.batch.journal import (
     DONE_STATES,
@@ -502,11 +503,17 @@ class _Runner:
                     progress=progress,
                     clock=s.clock,
                 )
-            except (AppletLockedError, AlreadyPersonalizedError) as exc:
+            except (AppletLockedError, AlreadyPersonalizedError, WrongAppletError) as exc:
                 self.j(self.journal.abandon_card, self.batch, rec.row, attempt)
                 self.stats.refused += 1
-                self.emit("refused", rec, f"not a blank card: {exc}")
+                what = "not this applet" if isinstance(exc, WrongAppletError) else "not blank"
+                self.emit("refused", rec, f"{what}: {exc}")
                 return "prepared"
+            except UnsupportedImageError:
+                # The profile's images do not fit its applet: nothing was sent; no card of this
+                # batch can be written, so stop instead of trying every card.
+                self.j(self.journal.abandon_card, self.batch, rec.row, attempt)
+                raise
             except TornCardError as exc:
                 if exc.phase == "check":  # nothing was written to it
                     self.j(self.journal.abandon_card, self.batch, rec.row, attempt)
@@ -516,8 +523,17 @@ class _Runner:
                 return self.spoil(rec, attempt, f"torn at step {exc.step_number} ({exc.phase})")
             except (CardkitError, OSError) as exc:
                 return self.spoil(rec, attempt, f"{type(exc).__name__}: {exc}")
+            if result.status == "unlocked":
+                # Not locked: the chip can be written again (personalize --rewrite), it is not
+                # a card to destroy. The journal's reason says which of the two happened.
+                return self.spoil(
+                    rec, attempt, f"not locked (rewritable): check before LOCK failed: "
+                    f"{result.detail}"
+                )  # fmt: skip
             if result.status != "ok":
-                return self.spoil(rec, attempt, f"read-back failed: {result.detail}")
+                return self.spoil(
+                    rec, attempt, f"locked (destroy): read-back failed: {result.detail}"
+                )
             self.j(self.journal.mark_verified, self.batch, rec.row, attempt)
             self.stats.verified += 1
             self.emit("verified", rec, f"chip {serial or 'serial unknown'}")

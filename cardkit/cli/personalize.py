@@ -61,8 +61,14 @@ def _unseal(image: CardImage, key: TransportKey) -> ChipSecrets:
 
 def _summary(result: PersonalizeResult) -> str:
     v = result.verdict
+    outcome = {
+        "ok": "personalized and verified",
+        "failed": "FAILED (locked: do not issue it)",
+        "unlocked": "NOT LOCKED (the check before LOCK failed: the card can be written again "
+        "with --rewrite)",
+    }[result.status]
     line = (
-        f"{result.card_id}: {'personalized and verified' if result.status == 'ok' else 'FAILED'}"
+        f"{result.card_id}: {outcome}"
         f" — {result.apdu_count} APDUs, {result.file_bytes} file bytes "
         f"({'extended' if result.extended_length else 'short'} length), read back with "
         f"{v.access}, chip authentication {v.chip_authentication}, active authentication "
@@ -95,6 +101,19 @@ def _wait_for_removal(reader: str, timeout: float) -> None:
 )
 @click.option("--timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds to wait for a card on the reader.")  # fmt: skip
+@click.option(
+    "--applet",
+    type=click.Choice(["cardkit", "jmrtd"]),
+    default=None,
+    help="The chip applet's command dialect (default: the profile's [applet] dialect): "
+    "cardkit's applet, or JMRTD's original passport applet.",
+)
+@click.option(
+    "--rewrite",
+    is_flag=True,
+    help="Write a card that is not locked but holds files (left unlocked by a failed check "
+    "before LOCK) instead of refusing it.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (the chip gets locked).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON result for scripts.")
 def personalize_command(
@@ -104,18 +123,25 @@ def personalize_command(
     password_from: str | None,
     trust: Path | None,
     timeout: float,
+    applet: str | None,
+    rewrite: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
     """Write CARD_IMAGE (or each card image of a prepared batch folder, one card after the
-    other) to the blank chip on READER, lock it and verify it by reading it back.
+    other) to the blank chip on READER, check every file before LOCK, lock it and verify it by
+    reading it back.
 
-    Irreversible: a locked chip cannot be personalized again.
+    Irreversible: a locked chip cannot be personalized again. An image the applet cannot hold
+    (e.g. PACE or ECDSA on JMRTD's applet) is refused before any card is touched.
     """
     from cardkit.cli.exits import exit_code_for
 
     try:
-        code = _run(card_image, reader, keys_dir, password_from, trust, timeout, yes, as_json)
+        code = _run(
+            card_image, reader, keys_dir, password_from, trust, timeout, applet, rewrite, yes,
+            as_json,
+        )  # fmt: skip
     except CardkitError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(exit_code_for(exc)) from None
@@ -130,9 +156,13 @@ def _run(
     password_from: str | None,
     trust_dir: Path | None,
     timeout: float,
+    applet: str | None,
+    rewrite: bool,
     yes: bool,
     as_json: bool,
 ) -> int:
+    from cardkit.applet.dialect import dialect_named
+    from cardkit.services.personalize import key_material
     from cardkit.transport.pcsc import open_reader, select_reader
 
     if not yes and not sys.stdin.isatty():
@@ -147,6 +177,13 @@ def _run(
     if trust_dir is None and (keys_dir / "trust").is_dir():
         trust_dir = keys_dir / "trust"
     trust = TrustStore.from_folder(trust_dir) if trust_dir is not None else None
+    jobs = []
+    for image, secrets in sealed:  # every image checked against its applet before any card
+        profile = load_profile(image.profile)
+        dialect = dialect_named(applet or profile.applet.dialect)
+        sizes = {spec: len(data) for spec, data in image.files.items()}
+        dialect.check(sizes, key_material(image, secrets, profile))
+        jobs.append((image, secrets, profile, dialect))
     if not yes:
         what = f"card image {images[0].card_id}" if len(images) == 1 else f"{len(images)} cards"
         click.confirm(
@@ -154,13 +191,14 @@ def _run(
             err=True,
         )  # fmt: skip
     results: list[PersonalizeResult] = []
-    for index, (image, secrets) in enumerate(sealed):
+    for index, (image, secrets, profile, dialect) in enumerate(jobs):
         if index:
             click.echo(f"place the next blank card on '{reader}' ({image.card_id})", err=True)
             _wait_for_removal(reader, timeout)
-        profile = load_profile(image.profile)
         with open_reader(reader, timeout=timeout) as connection:
-            result = personalize(connection, image, secrets, profile, trust=trust)
+            result = personalize(
+                connection, image, secrets, profile, trust=trust, dialect=dialect, rewrite=rewrite
+            )
         results.append(result)
         if not as_json:
             click.echo(_summary(result))

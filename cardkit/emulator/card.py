@@ -4,12 +4,52 @@
 (ICAO 9303-10, 9303-11; ISO/IEC 7816-4): SELECT, READ BINARY (even and odd INS, short and
 extended length), GET CHALLENGE, BAC, PACE (GM, CAM), chip and active authentication, all under
 secure messaging; and, before it is locked, the open personalization protocol (DOMAIN.md §7):
-CREATE FILE, UPDATE BINARY, PUT DATA (MRZ seed, keys, CAN) and PUT DATA DE AD (LOCK).
+CREATE FILE, UPDATE BINARY, PUT DATA (MRZ seed, keys, CAN) and PUT DATA DE AD (LOCK), extended
+with the commands below.
+
+cardkit dialect, personalization extensions (before LOCK; afterwards 6985 like every
+personalization command, and 6985 too while the LDS application is not the current DF):
+
+- CREATE FILE ``00 E0 00 00 06 63 04 <size:2> <fid:2>``: a transparent EF of 0..65535 bytes.
+- UPDATE BINARY with even INS ``00 D6 <offset:2> Lc <data>`` (offset 0..32767, P1 b8 = 0; or
+  P1 = 80 | SFI, P2 = offset 0..255), ISO/IEC 7816-4:2013 §11.2.5 (§7.2.5 in the 2005 edition).
+- UPDATE BINARY with **odd INS**, for offsets above 32767 (ISO/IEC 7816-4:2013 §11.2.5, with
+  the P1-P2 and DO'54' rules of §11.2.2; §7.2.5 and §7.2.2 in the 2005 edition)::
+
+      00 D7 00 00  Lc  54 L <offset: 1-3 bytes, big-endian>  53 L <data: 1..4096 bytes>
+
+  P1-P2 ``0000`` is the current EF (the usual form: SELECT the EF first); ``00 <SFI>`` (the
+  first eleven bits zero) a short EF identifier, any other value a file identifier. The data
+  field holds exactly DO'54' then DO'53', in that order (``53`` with a BER length: ``81 xx``
+  or ``82 xx xx`` beyond 127 bytes). Lc is short (data field ≤ 255 bytes) or extended (``00``
+  plus two bytes, up to the chip's largest command APDU); no Le. Answers: 9000; 6B00 offset at
+  or beyond the end of the file; 6700 data running past the end, empty, or over 4096 bytes;
+  6A80 a data field that is not exactly DO'54' DO'53'; 6986 no current EF; 6A82 no such file.
+  A 40 KiB DG2 is written with D6 up to offset 32767 and D7 above.
+- DELETE FILE ``00 E4 02 00 02 <fid>`` (ISO/IEC 7816-9 §8, §6.2 in the 2000 edition; P1 coded
+  as for SELECT in ISO/IEC 7816-4: 02 an EF under the current DF, by file identifier; P2 00), also
+  ``00 E4 00 00 02 <fid>`` (P1 = 00, selection by file identifier, as OpenSC sends it) and
+  ``00 E4 00 00`` without data (the current EF): deletes an EF of the LDS application, so that an
+  unlocked, partially written card can be written again. 9000 (the deleted EF, when current, is
+  no longer current); 6A82 no such file; 6986 no current EF (the form without data); 6700 a
+  data field that is not two bytes, or an Le; 6A86 other P1-P2.
+
+cardkit dialect, identification (every life-cycle state, in plain and under secure messaging):
+GET DATA ``00 CA 00 FE 00`` (ISO/IEC 7816-4 GET DATA with even INS: P1-P2 from 0040 to 00FF
+is a one-byte BER-TLV tag in P2) answers::
+
+    FE 0F  80 07 "cardkit"  81 01 01  82 01 <00 personalization | 01 locked>   90 00
+
+DO'80' the applet dialect's name (ASCII), DO'81' the protocol version, DO'82' the life cycle.
+A shorter Le answers 6Cxx (xx: the length to ask for), no Le 6700, a data field 6700, any other
+P1-P2 6A88.
 
 Life cycle and access rules:
 
-- *personalization*: every file can be created, written and read in plain; BAC and PACE work
-  as soon as the MRZ seed / CAN / EF.CardAccess are there;
+- *personalization*: every file can be created, written, deleted and read in plain (SELECT by
+  FID then READ BINARY, or READ BINARY by SFI: the host verifies what it wrote before LOCK),
+  DG3 and DG4 included; BAC and PACE work as soon as the MRZ seed / CAN / EF.CardAccess are
+  there;
 - *locked*: no personalization command works (6985); EF.CardAccess and EF.ATR/INFO stay free to
   read; every other file needs a secure channel (BAC or PACE), else 6982; DG3 and DG4 (biometrics
   behind terminal authentication, which this chip does not implement) are always refused (6982).
@@ -34,6 +74,7 @@ from cardkit.emulator import atr as atr_module
 from cardkit.emulator.access import (
     MEMORY_FAILURE,
     NO_PRECISE_DIAGNOSIS,
+    REFERENCED_DATA_NOT_FOUND,
     AccessSession,
     Rng,
     aa_ec_private_key,
@@ -63,7 +104,10 @@ INS_SELECT = 0xA4
 INS_READ_BINARY = 0xB0
 INS_READ_BINARY_ODD = 0xB1
 INS_UPDATE_BINARY = 0xD6
+INS_UPDATE_BINARY_ODD = 0xD7
 INS_CREATE_FILE = 0xE0
+INS_DELETE_FILE = 0xE4
+INS_GET_DATA = 0xCA
 INS_PUT_DATA = 0xDA
 INS_GET_CHALLENGE = 0x84
 INS_EXTERNAL_AUTHENTICATE = 0x82
@@ -73,6 +117,12 @@ INS_INTERNAL_AUTHENTICATE = 0x88
 
 TAG_OFFSET = 0x54  # DO'54': offset data object of the odd-INS READ BINARY (ISO/IEC 7816-4 §7.2.2)
 TAG_DISCRETIONARY = 0x53  # DO'53': the data read by the odd-INS READ BINARY
+
+#: GET DATA 00 CA 00 FE: the cardkit dialect's identification data object (module docstring).
+TAG_IDENTIFICATION = 0xFE
+DIALECT_NAME = b"cardkit"
+PROTOCOL_VERSION = 1
+LIFE_CYCLE_CODES = {"personalization": 0x00, "locked": 0x01}
 
 #: Files that stay free to read after LOCK (master-file files a terminal needs to start PACE).
 FREE_FILES = frozenset({FID_CARD_ACCESS, FID_ATR_INFO})
@@ -287,25 +337,17 @@ class EmulatedCard:
 
     def _read_binary_odd(self, command: Command) -> Response:
         """READ BINARY B1 (ISO/IEC 7816-4 §7.2.3): the offset in DO'54', for files > 32767."""
-        p1p2 = (command.p1 << 8) | command.p2
-        if p1p2 == 0:
-            if self._fs.current_ef is None:
-                return status(SW.COMMAND_NOT_ALLOWED)
-            fid: int | None = self._fs.current_ef
-        elif command.p1 == 0 and not command.p2 & 0xE0:
-            fid = self._fs.fid_of_sfi(command.p2 & 0x1F)
-        else:
-            fid = p1p2 if self._fs.exists(p1p2) else None
-        if fid is None:
-            return status(SW.FILE_NOT_FOUND)
+        target = self._odd_ins_file(command)
+        if isinstance(target, Response):
+            return target
         try:
             offset_do = tlv.decode_single(command.data, TAG_OFFSET, what="DO'54'")
         except EncodingError:
             return status(SW.WRONG_DATA)
         if not 1 <= len(offset_do.value) <= 3:
             return status(SW.WRONG_DATA)
-        self._fs.current_ef = fid
-        return self._read(fid, int.from_bytes(offset_do.value, "big"), command.ne, odd=True)
+        self._fs.current_ef = target
+        return self._read(target, int.from_bytes(offset_do.value, "big"), command.ne, odd=True)
 
     def _read(self, fid: int, offset: int, ne: int | None, *, odd: bool) -> Response:
         locked = self._state.locked and fid not in FREE_FILES
@@ -385,6 +427,7 @@ class EmulatedCard:
         return self._save()
 
     def _update_binary(self, command: Command) -> Response:
+        """UPDATE BINARY D6 (ISO/IEC 7816-4:2013 §11.2.5): offset in P1-P2 or SFI + P2."""
         refused = self._personalizing()
         if refused is not None:
             return refused
@@ -398,9 +441,46 @@ class EmulatedCard:
             offset = (command.p1 << 8) | command.p2
             if fid is None:
                 return status(SW.COMMAND_NOT_ALLOWED)
+        return self._write(fid, offset, command.data)
+
+    def _update_binary_odd(self, command: Command) -> Response:
+        """UPDATE BINARY D7 (ISO/IEC 7816-4:2013 §11.2.5): ``{54 offset}{53 data}``, for offsets
+        above 32767 (module docstring)."""
+        refused = self._personalizing()
+        if refused is not None:
+            return refused
+        target = self._odd_ins_file(command)
+        if isinstance(target, Response):
+            return target
+        try:
+            children = tlv.decode_all(command.data)
+        except EncodingError:
+            return status(SW.WRONG_DATA)
+        if [c.tag for c in children] != [TAG_OFFSET, TAG_DISCRETIONARY]:
+            return status(SW.WRONG_DATA)
+        offset_do, data_do = children
+        if not 1 <= len(offset_do.value) <= 3:
+            return status(SW.WRONG_DATA)
+        return self._write(target, int.from_bytes(offset_do.value, "big"), data_do.value)
+
+    def _odd_ins_file(self, command: Command) -> int | Response:
+        """The EF that P1-P2 of an odd-INS data-unit command names (ISO/IEC 7816-4:2013 §11.2.2):
+        0000 the current EF, 00 + SFI (first eleven bits zero), else a file identifier."""
+        p1p2 = (command.p1 << 8) | command.p2
+        if p1p2 == 0:
+            if self._fs.current_ef is None:
+                return status(SW.COMMAND_NOT_ALLOWED)
+            return self._fs.current_ef
+        if command.p1 == 0 and not command.p2 & 0xE0:
+            fid = self._fs.fid_of_sfi(command.p2 & 0x1F)
+        else:
+            fid = p1p2 if self._fs.exists(p1p2) else None
+        return status(SW.FILE_NOT_FOUND) if fid is None else fid
+
+    def _write(self, fid: int | None, offset: int, data: bytes) -> Response:
+        """Write ``data`` at ``offset`` of an EF created before (UPDATE BINARY D6 and D7)."""
         if fid is None or fid not in self._state.files:
             return status(SW.FILE_NOT_FOUND)
-        data = command.data
         if not data or len(data) > atr_module.MAX_UPDATE_DATA:
             return status(SW.WRONG_LENGTH)
         size = len(self._state.files[fid])
@@ -412,6 +492,40 @@ class EmulatedCard:
         self._fs.write(fid, offset, data)
         self._parsed.pop(fid, None)
         return self._save()
+
+    def _delete_file(self, command: Command) -> Response:
+        """DELETE FILE (ISO/IEC 7816-9 §8): an EF of the LDS application, before LOCK."""
+        refused = self._personalizing()
+        if refused is not None:
+            return refused
+        p1p2 = (command.p1 << 8) | command.p2
+        if p1p2 not in (0x0000, 0x0200):
+            return status(SW.INCORRECT_P1P2)
+        if command.ne is not None:
+            return status(SW.WRONG_LENGTH)
+        if not command.data and p1p2 == 0x0000:
+            fid = self._fs.current_ef  # no data: the current EF
+            if fid is None:
+                return status(SW.COMMAND_NOT_ALLOWED)
+        elif len(command.data) == 2:
+            fid = int.from_bytes(command.data, "big")
+        else:
+            return status(SW.WRONG_LENGTH)
+        if fid in RESERVED_FIDS or not self._fs.delete(fid):
+            return status(SW.FILE_NOT_FOUND)
+        self._parsed.pop(fid, None)
+        return self._save()
+
+    def _get_data(self, command: Command) -> Response:
+        """GET DATA 00 CA 00 FE: the cardkit dialect's identification (module docstring)."""
+        if (command.p1, command.p2) != (0x00, TAG_IDENTIFICATION):
+            return status(REFERENCED_DATA_NOT_FOUND)
+        if command.data or command.ne is None:
+            return status(SW.WRONG_LENGTH)
+        value = identification(self._state.life_cycle)
+        if command.ne < len(value):
+            return status((SW.WRONG_LE_SW1 << 8) | len(value))
+        return Response(value, SW.OK)
 
     def _put_data(self, command: Command) -> Response:
         refused = self._personalizing()
@@ -434,7 +548,10 @@ class EmulatedCard:
         INS_READ_BINARY: _read_binary,
         INS_READ_BINARY_ODD: _read_binary_odd,
         INS_UPDATE_BINARY: _update_binary,
+        INS_UPDATE_BINARY_ODD: _update_binary_odd,
         INS_CREATE_FILE: _create_file,
+        INS_DELETE_FILE: _delete_file,
+        INS_GET_DATA: _get_data,
         INS_PUT_DATA: _put_data,
         INS_GET_CHALLENGE: _get_challenge,
         INS_EXTERNAL_AUTHENTICATE: _external_authenticate,
@@ -442,6 +559,16 @@ class EmulatedCard:
         INS_GENERAL_AUTHENTICATE: _general_authenticate,
         INS_INTERNAL_AUTHENTICATE: _internal_authenticate,
     }
+
+
+def identification(life_cycle: str) -> bytes:
+    """The value of GET DATA 00 CA 00 FE (module docstring: cardkit dialect, identification)."""
+    return tlv.encode(
+        TAG_IDENTIFICATION,
+        tlv.encode(0x80, DIALECT_NAME)
+        + tlv.encode(0x81, bytes((PROTOCOL_VERSION,)))
+        + tlv.encode(0x82, bytes((LIFE_CYCLE_CODES[life_cycle],))),
+    )
 
 
 def _odd_room(room: int) -> int:

@@ -9,7 +9,7 @@ Two dedicated files:
 
 EF.CardAccess is selectable whatever DF is current, as on real chips (DOMAIN.md §1). The files
 live in one dictionary (FID → bytes), shared with :class:`~cardkit.emulator.state.CardState`,
-so writing a file here is writing the state. Access control is not decided here (see
+so writing (or deleting) a file here is writing the state. Access control is not decided here (see
 :mod:`cardkit.emulator.access`); this module answers "which file" and "which bytes".
 """
 
@@ -108,6 +108,16 @@ class FileSystem:
         if fid in self.contents:
             return False
         self.contents[fid] = bytearray(size)
+        return True
+
+    def delete(self, fid: int) -> bool:
+        """DELETE FILE (ISO/IEC 7816-9 §8): an EF that exists from the current DF; False when
+        there is none. The deleted EF, when current, is no longer (the DF stays current)."""
+        if fid not in self.contents or not self.exists(fid):
+            return False
+        del self.contents[fid]
+        if self.current_ef == fid:
+            self.current_ef = None
         return True
 
     def write(self, fid: int, offset: int, data: bytes) -> None:

@@ -21,10 +21,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from cardkit.errors import EncodingError
 from cardkit.lds import files
 from cardkit.lds.dg15 import Dg15
 from cardkit.pki.policy import DEFAULT, VerificationPolicy, policy_named
-from cardkit.profile import Profile, load_profile, profile_for_document
+from cardkit.profile import AaAlgorithm, Profile, load_profile, profile_for_document
 from cardkit.report import Check, Status
 from cardkit.services.chip_checks import pace_offers
 from cardkit.services.decoded import Decoded, decode_groups
@@ -48,10 +49,21 @@ def resolve_profile(
     dg1 = decode_groups({1: data_groups[1]}).dg1 if 1 in data_groups else None
     if dg1 is None:
         return None, False
-    return (
-        profile_for_document(dg1.mrz.issuing_state, dg1.mrz.document_code, data_groups.keys()),
-        False,
+    found = profile_for_document(
+        dg1.mrz.issuing_state, dg1.mrz.document_code, data_groups.keys(), _aa_algorithm(data_groups)
     )
+    return found, False
+
+
+def _aa_algorithm(data_groups: Mapping[int, bytes]) -> AaAlgorithm | None:
+    """RSA or ECDSA by DG15's key (None: no DG15, or one that does not decode)."""
+    if 15 not in data_groups:
+        return None
+    try:
+        key = Dg15.from_bytes(data_groups[15]).public_key()
+    except (EncodingError, ValueError):
+        return None
+    return "RSA" if isinstance(key, rsa.RSAPublicKey) else "ECDSA"
 
 
 def resolve_policy(

@@ -29,7 +29,32 @@ length (ATR card capabilities, ISO/IEC 7816-4 §8.1.1.2.7, and DO'7F66' in EF.AT
 otherwise the largest short read whose *protected* response still fits in 256 bytes (derived in
 :func:`~cardkit.services.read_binary.max_protected_plaintext`: 223 bytes with AES, 231 with 3DES).
 Offsets above 32767 cannot be written in P1-P2 and use READ BINARY with odd INS (B1) and DO'54'
-(ISO/IEC 7816-4 §7.2.3).
+(ISO/IEC 7816-4 §7.2.3). A file ends at the length its TLV header declares, never at a status
+word: a chip may answer every chunk with 9000 and fewer bytes than asked, and never send 6282.
+
+**Chips without short EF identifiers** (the genuine JMRTD passport applet takes P1 b8 as part of
+a signed offset: PassportApplet.java processReadBinary answers 6985 when no file is selected, else
+a *plain* 6F00 that ends secure messaging). When the READ BINARY by SFI is refused — any status
+but 9000/6282, except 6982 (access denied: the file is protected, not the SFI unknown) and except
+6A82 when a SELECT by file identifier then says "not found" too — the file is selected by its FID
+(``00 A4 02 0C 02 <fid>``) and read with offsets, and so is every later file of that read
+(:attr:`CardRead.sfi` is then False). When the refusal ended secure messaging — a plain error
+status (SW1 64–6F, ISO/IEC 7816-4 §5.6) from a chip whose ATR does not announce short EF
+identifiers (card capabilities, first software function table b3, §8.1.1.2.7) —, the card is reset
+(:func:`~cardkit.iso7816.connection.reset_card`: such a chip also refuses a second BAC in one
+session, GET CHALLENGE → 6982), the LDS application selected and access opened again with the
+same key and the same protocol as the first time (BAC, or PACE with the same PACEInfo; chip
+authentication again when it was done, PACE-CAM checked again against DG14), then the read goes
+on. The fallback is recorded in :attr:`CardRead.notes` (information, not a failure). A connection
+that cannot reset the card then raises ProtocolError (``step`` :data:`STEP_RESET`); a caller who
+knows the chip has no SFI passes ``short_file_identifiers=False`` and no SFI is ever sent.
+
+A plain error in place of a protected answer is also what a man in the middle can send. From a
+chip that announces short EF identifiers it is therefore what it always was — the end of the
+read (ProtocolError) — not a reason to reset: every protected response that changed still ends
+the read on such a chip (the hostile-chip property of ``tests/unit/services/
+test_verify_hostile.py``). From a chip that does not announce them, the reset re-opens access
+with the same protocol (never a weaker one) and every file is read under the new session.
 
 Files are returned exactly as read (no re-encoding: EF.SOD hashes them as written). A failed read
 leaves nothing behind: the secure-messaging sessions are ended (their keys dropped) whatever
@@ -59,16 +84,22 @@ from cardkit.iso7816.atr import (
     historical_bytes,
     parse_atr_info,
 )
-from cardkit.iso7816.connection import Connection, connection_atr, short_apdus_only
+from cardkit.iso7816.connection import (
+    Connection,
+    connection_atr,
+    reset_card,
+    short_apdus_only,
+)
 from cardkit.lds import files
 from cardkit.lds.card_access import CardAccess
 from cardkit.lds.com import Com
 from cardkit.lds.dg14 import Dg14
 from cardkit.lds.dg15 import Dg15
 from cardkit.lds.files import FileSpec
+from cardkit.lds.security_infos import PaceInfo
 from cardkit.lds.sod import Sod
 from cardkit.protocol.aa import AaResult, perform_aa
-from cardkit.protocol.bac import perform_bac
+from cardkit.protocol.bac import MrzKey, perform_bac
 from cardkit.protocol.ca import CaResult, perform_ca
 from cardkit.protocol.pace import PaceResult, choose_pace_info, perform_pace, verify_cam
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
@@ -78,6 +109,7 @@ from cardkit.services.read_binary import (
     SHORT_RESPONSE_LIMIT,
     STEP_READ,
     ReadLimits,
+    ShortIdentifierRefused,
     max_protected_plaintext,
     read_file,
     tlv_total_length,
@@ -88,12 +120,14 @@ __all__ = [
     "CardRead",
     "CountingConnection",
     "ReadLimits",
+    "ShortIdentifierRefused",
     "extended_length_from_atr",
     "historical_bytes",
     "max_protected_plaintext",
     "parse_atr_info",
     "read_card",
     "read_file",
+    "short_ef_identifiers_from_atr",
     "tlv_total_length",
 ]
 
@@ -107,6 +141,9 @@ EAC_DATA_GROUPS = (3, 4)
 
 STEP_ACCESS = "access control"
 STEP_CA = "chip authentication"
+#: The ``step`` of the ProtocolError raised when access must be opened again after a reset and
+#: the connection cannot reset the card.
+STEP_RESET = "card reset"
 
 
 # --- Counting -----------------------------------------------------------------------------------
@@ -139,8 +176,12 @@ class CardRead:
 
     ``files`` holds each file exactly as read (EF.CardAccess, EF.COM, EF.SOD, DGs); ``protected``
     the EAC data groups the chip refused (6982) and ``missing`` the data groups it does not have
-    (6A82); ``errors`` what failed without stopping the read. ``pace``, ``ca`` and ``aa`` are None
-    when that protocol was not run; their secure-messaging sessions have ended (keys dropped).
+    (6A82); ``errors`` what failed without stopping the read; ``notes`` what the read did
+    differently without anything failing (a fallback from short EF identifiers to SELECT by file
+    identifier, a reset of the card to open access again). ``sfi`` says whether files were read
+    by short EF identifier to the end (False when the caller said not to or the chip refused
+    them). ``pace``, ``ca`` and ``aa`` are None when that protocol was not run (after a reset,
+    the results of the last session); their secure-messaging sessions have ended (keys dropped).
     CA and AA only *count* once passive authentication has validated DG14/DG15 (``cardkit
     verify``): this object records what the chip did.
     """
@@ -156,6 +197,8 @@ class CardRead:
     bytes_exchanged: int
     errors: tuple[str, ...] = ()
     extended_length: bool = False
+    sfi: bool = True
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
@@ -206,6 +249,7 @@ class CardRead:
             "ca": ca,
             "aa": aa,
             "extended_length": self.extended_length,
+            "sfi": self.sfi,
             "files": {
                 spec.name: {
                     "fid": f"{spec.fid:04X}",
@@ -217,6 +261,7 @@ class CardRead:
             "protected": list(self.protected),
             "missing": list(self.missing),
             "errors": list(self.errors),
+            "notes": list(self.notes),
             "apdu_count": self.apdu_count,
             "bytes_exchanged": self.bytes_exchanged,
         }
@@ -235,6 +280,42 @@ def _select_lds_application() -> Command:
     return Command(0x00, INS_SELECT, 0x04, 0x0C, files.LDS1_AID)
 
 
+#: Card capabilities, first software function table, b3: "short EF identifier supported"
+#: (ISO/IEC 7816-4 §8.1.1.2.7).
+CAPABILITY_SHORT_EF_IDENTIFIER = 0x04
+
+
+def short_ef_identifiers_from_atr(atr: bytes | None) -> bool | None:
+    """Whether the ATR's card capabilities (COMPACT-TLV ``7x`` in historical bytes of category
+    00 or 80, ISO/IEC 7816-4 §8.1.1.2.7) announce short EF identifiers (first byte, b3). None
+    when the ATR does not say."""
+    history = historical_bytes(atr) if atr else None
+    if not history:
+        return None
+    if history[0] == 0x80:
+        body = history[1:]
+    elif history[0] == 0x00 and len(history) >= 4:
+        body = history[1:-3]  # the last three bytes are the status indicator
+    else:
+        return None
+    position = 0
+    while position < len(body):
+        tag, length = body[position] >> 4, body[position] & 0x0F
+        value = body[position + 1 : position + 1 + length]
+        if len(value) != length:
+            return None
+        if tag == 0x7:
+            return bool(value) and bool(value[0] & CAPABILITY_SHORT_EF_IDENTIFIER)
+        position += 1 + length
+    return None
+
+
+def _is_error_status(sw: int) -> bool:
+    """An execution or checking error (SW1 64–6F, ISO/IEC 7816-4 §5.6), not a procedure byte
+    (6Cxx)."""
+    return 0x64 <= sw >> 8 <= 0x6F and sw >> 8 != 0x6C
+
+
 class _Reader:
     """One run of :func:`read_card`; holds the sessions it must end whatever happens."""
 
@@ -247,6 +328,7 @@ class _Reader:
         active_authentication: bool,
         extended_length: bool | None,
         data_groups: tuple[int, ...] | None,
+        short_file_identifiers: bool = True,
     ) -> None:
         self.raw = connection
         self.counter = CountingConnection(connection)
@@ -262,7 +344,19 @@ class _Reader:
         self.errors: list[str] = []
         self.protected: list[int] = []
         self.missing: list[int] = []
+        self.notes: list[str] = []
         self.limits = ReadLimits()
+        self.use_sfi = short_file_identifiers
+        self.sfi_announced = short_ef_identifiers_from_atr(connection_atr(connection))
+        # What re-opening access after a reset needs: the PACEInfo of the first PACE (None: BAC),
+        # every PACE run (for PACE-CAM, each session's chip is checked against DG14), DG14 and
+        # the chip authentication done so far.
+        self.pace_info: PaceInfo | None = None
+        self.pace_runs: list[PaceResult] = []
+        self.cam_checked = False
+        self.dg14: Dg14 | None = None
+        self.ca: CaResult | None = None
+        self.resets = 0
 
     # -- lifecycle
 
@@ -273,6 +367,8 @@ class _Reader:
             self.secure.sm.end("the read is over")
 
     def _open_secure(self, sm: SecureMessaging) -> SecureConnection:
+        if self.secure is not None:  # a session replaced after a reset (its keys are dropped)
+            self.secure.sm.end("replaced by a new session after a reset")
         self.sessions.append(sm)
         self.secure = SecureConnection(self.counter, sm)
         return self.secure
@@ -349,30 +445,133 @@ class _Reader:
                     raise AccessDeniedError("CAN", step=STEP_ACCESS) from exc
                 self.errors.append(f"PACE could not start ({exc}); BAC used instead")
             else:
-                secure = self._open_secure(pace.sm)
-                response = secure.send(_select_lds_application())
-                if response.sw != SW.OK:
-                    raise CardError("SELECT of the LDS application refused", sw=response.sw)
+                self.pace_info = info
+                self.pace_runs.append(pace)
+                self._select_application_secure(pace)
                 return ("PACE-CAN" if password.kind == "CAN" else "PACE-MRZ"), pace
         if self.key.mrz_key is None:
             # No PACE cardkit can run (no EF.CardAccess, none of its PACEInfos supported) and
             # BAC needs the MRZ (9303-11 §4.3.1): the CAN alone does not open this chip. The
             # person can enter the key again — the MRZ this time.
             raise AccessDeniedError("CAN", step=STEP_ACCESS)
+        self._bac(self.key.mrz_key)
+        return "BAC", None
+
+    def _select_application_secure(self, pace: PaceResult) -> None:
+        """After PACE: the LDS1 application is selected under the new secure messaging."""
+        secure = self._open_secure(pace.sm)
+        response = secure.send(_select_lds_application())
+        if response.sw != SW.OK:
+            raise CardError("SELECT of the LDS application refused", sw=response.sw)
+
+    def _bac(self, mrz_key: MrzKey) -> None:
         # 9303-11 §4.2: the application is selected in clear before BAC.
         response = self.counter.send(_select_lds_application())
         if response.sw != SW.OK:
             raise CardError("SELECT of the LDS application refused", sw=response.sw)
-        self._open_secure(perform_bac(self.counter, self.key.mrz_key, self.rng))
-        return "BAC", None
+        self._open_secure(perform_bac(self.counter, mrz_key, self.rng))
+
+    def _reopen(self, spec: FileSpec, refusal: CardError) -> None:
+        """The chip ended secure messaging when refusing an SFI READ BINARY: reset the card and
+        open access again as the first time (module docstring)."""
+        assert self.secure is not None
+        if not reset_card(self.raw):
+            raise ProtocolError(
+                f"the chip ended secure messaging when refusing READ BINARY of {spec.name} by "
+                f"short EF identifier (status {refusal.sw:04X}), and this connection cannot "
+                "reset the card to open access again; read this chip with "
+                "short_file_identifiers=False (SELECT by file identifier from the start)",
+                step=STEP_RESET,
+            )
+        self.resets += 1
+        self.secure.sm.end("the card was reset")
+        if self.pace_info is not None:
+            pace = perform_pace(self.counter, self.key.pace_password(), self.pace_info, self.rng)
+            self.pace_runs.append(pace)
+            self._select_application_secure(pace)
+        else:
+            assert self.key.mrz_key is not None  # BAC was run with it the first time
+            self._bac(self.key.mrz_key)
+        if self.ca is not None and self.dg14 is not None:
+            try:
+                self.ca = perform_ca(self.secure, self.dg14, self.rng)
+            except (CardError, ProtocolError) as exc:
+                raise ProtocolError(
+                    f"the chip failed chip authentication after the reset ({exc})", step=STEP_CA
+                ) from exc
+        if self.cam_checked:
+            self._check_cam()
 
     # -- reading under secure messaging
 
     def _read(self, spec: FileSpec) -> bytes:
         assert self.secure is not None
-        data = read_file(self.secure, spec, self.limits, block=self.secure.sm.block_size)
+        if self.use_sfi:
+            try:
+                data = read_file(self.secure, spec, self.limits, block=self.secure.sm.block_size)
+            except ShortIdentifierRefused as exc:
+                data = self._read_after_sfi_refusal(spec, exc)
+        else:
+            self._select(spec)
+            data = self._read_selected(spec)
         self.files[spec] = data
         return data
+
+    def _select(self, spec: FileSpec) -> None:
+        """SELECT by file identifier under secure messaging; CardError when refused."""
+        assert self.secure is not None
+        response = self.secure.send(_select_fid(spec.fid))
+        if response.sw != SW.OK:
+            raise CardError(f"SELECT of {spec.name} refused", sw=response.sw)
+
+    def _read_selected(self, spec: FileSpec) -> bytes:
+        assert self.secure is not None
+        block = self.secure.sm.block_size
+        return read_file(self.secure, spec, self.limits, block=block, use_sfi=False)
+
+    def _read_after_sfi_refusal(self, spec: FileSpec, refusal: ShortIdentifierRefused) -> bytes:
+        """The SFI READ BINARY was refused: 6982 stands (access denied); otherwise the file is
+        selected by FID (after a reset when secure messaging ended) and read with offsets. Only
+        a 6A82 that the SELECT confirms keeps short EF identifiers in use."""
+        assert self.secure is not None
+        if refusal.sw == SW.SECURITY_STATUS_NOT_SATISFIED:
+            raise refusal
+        session_ended = not self.secure.sm.active
+        if session_ended:
+            if self.sfi_announced:
+                raise ProtocolError(
+                    f"the chip ended secure messaging when refusing READ BINARY of {spec.name} "
+                    f"by short EF identifier (status {refusal.sw:04X}) although its ATR "
+                    "announces them: a damaged or forged answer — or an applet without short "
+                    "EF identifiers: read it with short_file_identifiers=False",
+                    step=STEP_READ,
+                ) from refusal
+            if not _is_error_status(refusal.sw):
+                raise refusal  # not a refusal ISO/IEC 7816-4 §5.6 knows: no reason to reset
+            self._reopen(spec, refusal)
+        try:
+            self._select(spec)
+        except CardError as exc:
+            if exc.sw == SW.FILE_NOT_FOUND and refusal.sw == SW.FILE_NOT_FOUND:
+                raise refusal from None  # the file is absent: nothing said against SFI
+            self._stop_sfi(spec, refusal, session_ended)
+            raise
+        self._stop_sfi(spec, refusal, session_ended)
+        return self._read_selected(spec)
+
+    def _stop_sfi(self, spec: FileSpec, refusal: CardError, reset: bool) -> None:
+        if not self.use_sfi:
+            return
+        self.use_sfi = False
+        how = (
+            "; it ended secure messaging, so the card was reset and access opened again"
+            if reset
+            else ""
+        )
+        self.notes.append(
+            f"the chip refused READ BINARY by short EF identifier ({spec.name}, status "
+            f"{refusal.sw:04X}){how}: files were selected by file identifier instead"
+        )
 
     def _try_read(self, spec: FileSpec) -> bytes | None:
         """Read a file, recording (not raising) what the chip refuses while SM stays up."""
@@ -464,14 +663,17 @@ class _Reader:
                 except EncodingError as exc:
                     self.errors.append(f"DG14: {exc}")
         if pace is not None and pace.mapping == "CAM":
-            pace = self._verify_cam(pace, dg14)
+            self.dg14 = dg14
+            self._check_cam()
+            pace = self.pace_runs[-1]
 
-        ca = self._chip_authentication(dg14, pace)
+        self.dg14 = dg14
+        self.ca = self._chip_authentication(dg14, pace)
         if files.SOD not in self.files:
             try:
                 self._try_read(files.SOD)
             except ProtocolError as exc:
-                if ca is not None:
+                if self.ca is not None and exc.step not in (STEP_RESET, STEP_CA):
                     # The first response under the CA keys did not verify: the chip does not
                     # hold the private key of DG14 (9303-11 §6.2: authentication is implicit).
                     raise ProtocolError(
@@ -501,29 +703,39 @@ class _Reader:
                 continue
             self._try_read(files.dg(number))
 
+        pace = self.pace_runs[-1] if self.pace_runs else None  # the last session's, after a reset
         return CardRead(
             files=self.files,
             protected=tuple(self.protected),
             missing=tuple(self.missing),
             access=access,
             pace=pace,
-            ca=ca,
+            ca=self.ca,
             aa=aa,
             apdu_count=self.counter.apdu_count,
             bytes_exchanged=self.counter.bytes_exchanged,
             errors=tuple(self.errors),
             extended_length=self.limits.extended,
+            sfi=self.use_sfi,
+            notes=tuple(self.notes),
         )
 
-    def _verify_cam(self, pace: PaceResult, dg14: Dg14 | None) -> PaceResult:
-        if dg14 is None:
-            self.errors.append("PACE-CAM not verified: no usable DG14")
-            return pace
+    def _check_cam(self) -> None:
+        """Check PACE-CAM of every PACE run so far (one more after each reset) against DG14: the
+        last run's ``cam_verified`` is True only when every session's chip proved DG14's key."""
+        first = not self.cam_checked
+        self.cam_checked = True
+        if self.dg14 is None:
+            if first:
+                self.errors.append("PACE-CAM not verified: no usable DG14")
+            return
         try:
-            return replace(pace, cam_verified=verify_cam(pace, dg14))
+            verdicts = [verify_cam(run, self.dg14) for run in self.pace_runs]
         except (ProtocolError, EncodingError) as exc:
-            self.errors.append(f"PACE-CAM not verified: {exc}")
-            return pace
+            if first:
+                self.errors.append(f"PACE-CAM not verified: {exc}")
+            return
+        self.pace_runs[-1] = replace(self.pace_runs[-1], cam_verified=all(verdicts))
 
 
 def read_card(
@@ -535,11 +747,16 @@ def read_card(
     active_authentication: bool = True,
     extended_length: bool | None = None,
     data_groups: Iterable[int] | None = None,
+    short_file_identifiers: bool = True,
 ) -> CardRead:
     """Open the chip with ``key`` and read it (module docstring; ICAO 9303-11 §4, §6, §7).
 
     ``extended_length`` forces (True) or forbids (False) extended-length READ BINARY; by default
     the chip's ATR and EF.ATR/INFO decide. ``data_groups`` replaces the list of EF.COM.
+    ``short_file_identifiers`` False selects every file by its FID and never sends a READ
+    BINARY by short EF identifier (a chip known to have none, such as the JMRTD passport applet);
+    by default they are tried, and a chip that refuses them is read by FID from then on (module
+    docstring: after a reset when the refusal ended secure messaging).
 
     Raises (only :class:`~cardkit.errors.CardkitError` subclasses, whatever the chip sends):
 
@@ -549,7 +766,10 @@ def read_card(
       and the chip offers no PACE that takes it (no usable EF.CardAccess, MSE:Set AT refused).
       A mistyped key, not a forgery: ask for the key again.
     - ProtocolError for a forged or damaged protected response, a chip that does not follow
-      BAC/PACE/SM, or a chip that fails chip authentication (``step`` :data:`STEP_CA`).
+      BAC/PACE/SM, a chip that fails chip authentication (``step`` :data:`STEP_CA`, also when
+      it fails it again after a reset), or a chip that ended secure messaging on a READ BINARY
+      by short EF identifier behind a connection that cannot reset it (``step``
+      :data:`STEP_RESET`: read it again with ``short_file_identifiers=False``).
     - CardError when the chip refuses a step the read cannot do without (SELECT of the LDS
       application, a refusal that ends secure messaging).
     - EncodingError for malformed bytes the read cannot do without.
@@ -570,6 +790,7 @@ def read_card(
         active_authentication,
         extended_length,
         wanted,
+        short_file_identifiers,
     )
     try:
         return reader.run()

@@ -10,6 +10,18 @@ messaging encoding of 9303-11 §9.8: 223 bytes with AES, 231 with 3DES). Offsets
 cannot be written in P1-P2 and use READ BINARY with odd INS (B1) and DO'54' (ISO/IEC 7816-4
 §7.2.3), whose answer wraps the data in DO'53'.
 
+**The end of a file is its TLV length, never a status word.** A chip may answer every chunk with
+9000 and fewer bytes than asked (the JMRTD passport applet returns at most 224 bytes per READ
+BINARY whatever Le says, PassportApplet.java processReadBinary) and may never send 6282 ("end of
+file reached before Ne bytes", ISO/IEC 7816-4 §5.6): :func:`read_file` asks again from the next
+offset until the length its header declares is in. A 6282 *before* that length is a truncated
+file (EncodingError).
+
+**Short EF identifiers.** Not every chip has them: the JMRTD applet takes P1 b8 as part of an
+offset and fails. The refusal of the first, SFI-addressed READ BINARY raises
+:class:`ShortIdentifierRefused` (a CardError), so that a caller can tell it from a refusal of the
+file itself and fall back to SELECT by file identifier (:mod:`cardkit.services.read`).
+
 :func:`read_file` works over any :class:`~cardkit.iso7816.connection.Connection`, in clear or
 under secure messaging; the file comes back exactly as read.
 """
@@ -32,6 +44,7 @@ __all__ = [
     "SHORT_RESPONSE_LIMIT",
     "STEP_READ",
     "ReadLimits",
+    "ShortIdentifierRefused",
     "max_protected_plaintext",
     "read_file",
     "tlv_total_length",
@@ -53,6 +66,12 @@ MAX_FILE_LENGTH = 1 << 20
 
 #: The ``step`` of the ProtocolErrors a READ BINARY raises.
 STEP_READ = "READ BINARY"
+
+
+class ShortIdentifierRefused(CardError):
+    """The chip refused the READ BINARY that addressed the file by its short EF identifier
+    (P1 = 80 | SFI, ISO/IEC 7816-4 §7.2.3): the file may be absent or protected (6A82, 6982), or
+    the chip may not support short EF identifiers at all (any other status). ``sw`` says which."""
 
 
 # --- Chunk sizes ----------------------------------------------------------------------------------
@@ -172,9 +191,14 @@ def read_file(
     the EF already selected. ``block`` is the cipher block size of the secure messaging under
     ``connection`` (None: no secure messaging), which decides the chunk sizes.
 
+    The read ends when the length of the file's TLV header is in (a chip may answer 9000 with
+    fewer bytes than asked at every chunk, and need never send 6282).
+
     Raises CardError (``sw``: 6A82 not found, 6982 access denied, ...) when the chip refuses a
-    READ BINARY, EncodingError when the file or a DO'53' is malformed, ProtocolError when the
-    chip answers with more data than asked or with none before the file's end.
+    READ BINARY — :class:`ShortIdentifierRefused` when it refused the first one, sent with the
+    SFI —, EncodingError when the file or a DO'53' is malformed or ends (6282) before its TLV
+    length, ProtocolError when the chip answers with more data than asked or with none before
+    the file's end.
     """
     buffer = bytearray()
     total: int | None = None
@@ -192,8 +216,13 @@ def read_file(
         else:
             ne = wanted = min(remaining, limits.chunk(block))
         response = connection.send(_read_command(offset, ne, sfi=sfi, first=first))
+        by_sfi = first and sfi is not None
         first = False
         if response.sw not in (SW.OK, SW.WARNING_END_OF_FILE):
+            if by_sfi:
+                raise ShortIdentifierRefused(
+                    f"READ BINARY of {spec.name} by short EF identifier refused", sw=response.sw
+                )
             raise CardError(f"READ BINARY of {spec.name} refused", sw=response.sw)
         data = response.data
         if len(data) > ne:

@@ -92,19 +92,20 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 @pytest.fixture
 def emulator(pcscd: object, tmp_path: Path) -> Iterator[object]:
-    """A factory: ``emulator(slot, state=None)`` starts ``cardkit emulator start --slot N
-    --state FILE`` as a subprocess, waits until pcscd sees the card and returns the
+    """A factory: ``emulator(slot, state=None, applet="cardkit")`` starts ``cardkit emulator
+    start --slot N --state FILE --applet A`` as a subprocess, waits until pcscd sees the card and returns the
     ``pcsc.Emulator`` (``.reader``, ``.kill()``, ``.stop()``, ``.start()``). All are stopped after
     the test."""
     started: list[object] = []
 
-    def start(slot: int, state: Path | None = None) -> object:
+    def start(slot: int, state: Path | None = None, applet: str = "cardkit") -> object:
         if not 0 <= slot < PCSC_READERS:
             raise ValueError(f"slot must be in 0..{PCSC_READERS - 1}")
         emu = pcsc.Emulator(
             slot=slot,
             state=state if state is not None else tmp_path / f"card-{slot}.state",
             log=tmp_path / f"emulator-{slot}.log",
+            applet=applet,
         )
         started.append(emu)
         emu.start()

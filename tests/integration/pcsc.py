@@ -180,9 +180,9 @@ def wait_for_no_card(reader: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def emulator_command(slot: int, state: Path) -> list[str]:
+def emulator_command(slot: int, state: Path, applet: str = "cardkit") -> list[str]:
     """`cardkit emulator start`, run as users run it (a real process a test can kill)."""
-    args = ["emulator", "start", "--slot", str(slot), "--state", str(state)]
+    args = ["emulator", "start", "--slot", str(slot), "--state", str(state), "--applet", applet]
     return [sys.executable, "-m", "cardkit.cli.main", *args]
 
 
@@ -194,6 +194,7 @@ class Emulator:
     state: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    applet: str = "cardkit"  # the applet dialect: cardkit's, or JMRTD's passport applet
 
     @property
     def reader(self) -> str:
@@ -216,7 +217,7 @@ class Emulator:
         wait_for_no_card(self.reader, timeout)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                emulator_command(self.slot, self.state),
+                emulator_command(self.slot, self.state, self.applet),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=REPO,

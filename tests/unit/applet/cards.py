@@ -93,3 +93,9 @@ def rsa_aa_profile() -> Profile:
     base = vn_profile()
     access = dataclasses.replace(base.access, active_authentication="RSA", rsa_bits=2048)
     return dataclasses.replace(base, name="vn-cccd-rsa", access=access)
+
+
+@lru_cache(maxsize=1)
+def jmrtd_profile() -> Profile:
+    """The VN card on JMRTD's passport applet (BAC, RSA-1024 AA, no CA, no DG3)."""
+    return load_profile("vn-cccd-jmrtd")

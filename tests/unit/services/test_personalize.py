@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -119,7 +120,7 @@ def test_personalize_pace_can_profile(station: Any, vn_image: Any) -> None:
     assert all(c.status.value in ("PASS", "WARN", "SKIP") for c in verdict.passive)
     assert card.life_cycle == "locked"
     assert result.extended_length and result.file_bytes == sum(map(len, image.files.values()))
-    assert set(result.durations) == {"check", "files", "secrets", "lock", "read-back"}
+    assert set(result.durations) == {"check", "files", "secrets", "verify", "lock", "read-back"}
     # After LOCK a read without secure messaging is refused (6982).
     plain = EmulatorConnection(card)
     assert plain.send(Command(0x00, 0xA4, 0x04, 0x0C, files.LDS1_AID)).sw == 0x9000
@@ -236,7 +237,7 @@ def test_torn_at_update_binary_dg2_offset_4096(station: Any, vn_image: Any) -> N
     error = info.value
     assert error.step_number == target + 1 and error.phase == "files"
     assert "UPDATE BINARY DG2 at offset 4096" in str(error)
-    assert f"step {target + 1}" in str(error) and "cannot be personalized again" in str(error)
+    assert f"step {target + 1}" in str(error) and "is not locked" in str(error)
     assert error.reader == "Virtual PCD 00 00"
 
 
@@ -246,6 +247,7 @@ def test_torn_at_update_binary_dg2_offset_4096(station: Any, vn_image: Any) -> N
         ("SELECT eMRTD applet", "check"),
         ("CREATE FILE EF.SOD", "files"),
         ("PUT DATA chip-authentication key", "secrets"),
+        ("READ BINARY DG2 before LOCK", "verify"),
         ("LOCK", "lock"),
         ("read back", "read-back"),
     ],
@@ -293,8 +295,31 @@ def test_corrupted_data_group_is_detected_and_named(
             return Command(command.cla, command.ins, command.p1, command.p2, bytes(data))
         return command
 
-    connection = Wrapper(EmulatorConnection(EmulatedCard()), alter=flip)
+    card = EmulatedCard()
+    connection = Wrapper(EmulatorConnection(card), alter=flip)
     result = run(station, connection, image, secrets, profile)
-    assert result.status == "failed"
-    assert f"DG{dg} read back differs from the image" in result.detail
-    assert f"passive authentication dg.hash.{dg}" in result.detail
+    # Found before LOCK: the card is left unlocked, not spoiled ...
+    assert result.status == "unlocked"
+    assert f"before LOCK: DG{dg} read back differs from the image" in result.detail
+    assert "left unlocked and can be written again" in result.detail
+    assert card.life_cycle == "personalization"
+    assert not any(command.ins == 0xDA and command.p1 == 0xDE for command in connection.sent)
+    # ... refused as it is (it holds files), then written again with rewrite=True.
+    with pytest.raises(AlreadyPersonalizedError, match="personalized"):
+        run(station, EmulatorConnection(card), image, secrets, profile)
+    again = run(station, EmulatorConnection(card), image, secrets, profile, rewrite=True)
+    assert again.status == "ok", again.detail
+    assert card.life_cycle == "locked"
+
+
+def test_image_that_does_not_match_its_sod_fails_the_read_back_after_lock(
+    station: Any, vn_image: Any
+) -> None:
+    image, secrets, profile = vn_image
+    dg13 = bytearray(image.files[files.dg(13)])
+    dg13[len(dg13) // 2] ^= 0x01  # changed after signing: the chip holds what it was given
+    forged = replace(image, files={**image.files, files.dg(13): bytes(dg13)})
+    card = EmulatedCard()
+    result = run(station, EmulatorConnection(card), forged, secrets, profile)
+    assert result.status == "failed" and card.life_cycle == "locked"
+    assert "passive authentication dg.hash.13" in result.detail

@@ -485,7 +485,9 @@ def _ec_key_data(tag: int, key: ec.EllipticCurvePrivateKey) -> bytes:
     return tlv.encode(tag, body)
 
 
-def personalize(card: object, image: CardImage, keys: ChipKeys, can: str | None) -> None:
+def personalize(
+    card: emulator_card.EmulatedCard, image: CardImage, keys: ChipKeys, can: str | None
+) -> None:
     """Load ``image`` into an emulated chip with the open personalization protocol, then lock."""
     conn = emulator_card.EmulatorConnection(card)
 
@@ -523,7 +525,7 @@ class Chip:
     can: str
     mrz: str  # the three MRZ lines, as printed
 
-    def card(self, *, can: bool = True) -> object:
+    def card(self, *, can: bool = True) -> emulator_card.EmulatedCard:
         card = emulator_card.EmulatedCard.open(None)
         personalize(card, self.image, self.keys, self.can if can else None)
         return card
@@ -554,7 +556,7 @@ def chip() -> Chip:
     return make_chip(load_profile("vn-cccd-2021"))
 
 
-def connect(card: object) -> Connection:
+def connect(card: emulator_card.EmulatedCard) -> Connection:
     connection: Connection = emulator_card.EmulatorConnection(card)
     return connection
 
