@@ -40,8 +40,9 @@ def resolve_profile(
     profile: Profile | str | None, data_groups: Mapping[int, bytes]
 ) -> tuple[Profile | None, bool]:
     """The profile to hold a card to, and whether it was given (True) or inferred from DG1's
-    issuing state and document code (and the data groups present, between two profiles of
-    one document) among the installed profiles (False; None when none matches). ProfileError for an unknown profile name."""
+    issuing state and document code (and, between two profiles of one document, the data
+    groups present and DG15's key) among the installed profiles (False; None when none
+    matches). ProfileError for an unknown profile name."""
     if isinstance(profile, str):
         return load_profile(profile), True
     if profile is not None:

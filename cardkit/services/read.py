@@ -316,6 +316,12 @@ def _is_error_status(sw: int) -> bool:
     return 0x64 <= sw >> 8 <= 0x6F and sw >> 8 != 0x6C
 
 
+#: EF.CardAccess is free to read wherever it exists (9303-11 §4.4.1): a protected 011C is another
+#: file — JMRTD's applet keeps its EF.CVCA there (FileSystem.java EF_CVCA_FID; its SELECT needs
+#: BAC once locked, processSelectFile). No PACE; the downgrade check (DG14) still applies.
+_PROTECTED_011C = "011C is access-protected: not an EF.CardAccess, so no PACE"
+
+
 class _Reader:
     """One run of :func:`read_card`; holds the sessions it must end whatever happens."""
 
@@ -411,6 +417,9 @@ class _Reader:
     def _read_card_access(self) -> CardAccess | None:
         """EF.CardAccess, selected by FID from wherever the chip is (never SELECT 3F00)."""
         response = self.counter.send(_select_fid(files.CARD_ACCESS.fid))
+        if response.sw == SW.SECURITY_STATUS_NOT_SATISFIED:
+            self.notes.append(_PROTECTED_011C)
+            return None
         if response.sw != SW.OK:
             if response.sw != SW.FILE_NOT_FOUND:
                 self.errors.append(f"EF.CardAccess: SELECT refused (status {response.sw:04X})")
@@ -418,7 +427,9 @@ class _Reader:
         try:
             data = read_file(self.counter, files.CARD_ACCESS, ReadLimits(), use_sfi=False)
         except CardError as exc:
-            if exc.sw != SW.FILE_NOT_FOUND:
+            if exc.sw == SW.SECURITY_STATUS_NOT_SATISFIED:
+                self.notes.append(_PROTECTED_011C)
+            elif exc.sw != SW.FILE_NOT_FOUND:
                 self.errors.append(f"EF.CardAccess: {exc}")
             return None
         self.files[files.CARD_ACCESS] = data

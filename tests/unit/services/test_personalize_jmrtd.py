@@ -193,3 +193,25 @@ def test_a_locked_jmrtd_card_is_refused_before_any_write(station: Any, jmrtd_ima
         run(station, connection, image, secrets)
     assert not any(c.ins in (0xE0, 0xD6, 0xDA) for c in connection.sent)
     assert files.dg(3).fid_bytes not in [c.data for c in connection.sent]
+
+
+def test_jmrtds_protected_011c_is_not_taken_for_ef_cardaccess(
+    station: Any, jmrtd_image: Any
+) -> None:
+    """JMRTD's applet answers SELECT 011C with 6982 once locked (processSelectFile) and keeps
+    its EF.CVCA there: the read notes it and opens the chip with BAC, not an error."""
+    from cardkit.services.read import read_card
+
+    image, secrets = jmrtd_image
+    card = JmrtdApplet()
+    assert run(station, EmulatorConnection(card), image, secrets).status == "ok"
+    connection = EmulatorConnection(card)
+    # The applet as the card's default application: selected before the reader looks for 011C.
+    assert connection.send(Command(0x00, 0xA4, 0x04, 0x0C, files.LDS1_AID)).sw == 0x9000
+    key = AccessKey.from_mrz_fields(
+        secrets.document_number, secrets.date_of_birth, secrets.date_of_expiry
+    )
+    read = read_card(connection, key)
+    assert read.access == "BAC" and not any("CardAccess" in e for e in read.errors)
+    assert any("not an EF.CardAccess" in note for note in read.notes)
+    assert read.aa is not None and read.aa.verified
