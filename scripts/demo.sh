@@ -145,7 +145,7 @@ if cardkit personalize "$(ls -d "$OUT"/cards/*/ | head -n 1)" --reader "Virtual 
     echo "demo: an image with PACE and CA was written to JMRTD's applet" >&2
     exit 1
 fi
-sed 's/^/  refused: /' "$OUT/chips/jmrtd-refused.txt" | cut -c 1-160
+fold -s -w 96 "$OUT/chips/jmrtd-refused.txt" | sed 's/^/  refused: /' 
 cardkit personalize "$jcard" --reader "Virtual PCD 00 01" --keys "$KEYS" --yes --timeout 15 \
     | tail -n 1
 mrz_of "$jcard/DG1.bin" > "$OUT/chips/jmrtd.mrz"

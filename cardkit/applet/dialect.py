@@ -337,9 +337,13 @@ class _JmrtdDialect(Dialect):
             raise UnsupportedImageError(
                 "; ".join(problems), dialect=self.name, features=tuple(problems), hint=self.hint
             )
-        out: list[PutData] = [
-            ("MRZ seed", commands.put_data(0x00, commands.TAG_MRZ_SEED, _mrz_seed(keys)))
-        ]
+        # The applet hashes the document number exactly as sent, after its own check digit
+        # (PassportApplet.java processPutData P2=62, PassportInit.computeKeySeed): send it as
+        # the MRZ prints it, padded with '<' to 9 characters (9303-11 §4.3.1; JMRTD's host
+        # sends MRZInfo's padded number), or a short number would give other BAC keys.
+        number = keys.document_number.upper().rstrip("<").ljust(9, "<")
+        seed = commands.mrz_seed_data(number, keys.date_of_birth, keys.date_of_expiry)
+        out: list[PutData] = [("MRZ seed", commands.put_data(0x00, commands.TAG_MRZ_SEED, seed))]
         aa = keys.active_authentication
         if isinstance(aa, rsa.RSAPrivateKey):
             numbers = aa.private_numbers()

@@ -126,6 +126,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
     if result.missing:
         lines.append(f"missing:                {', '.join(f'DG{n}' for n in result.missing)}")
     lines += [f"warning: {error}" for error in result.errors]
+    lines += [f"note: {note}" for note in result.notes]
     lines.append(f"saved to {out}")
     return lines
 

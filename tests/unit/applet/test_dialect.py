@@ -68,6 +68,13 @@ def test_jmrtd_mrz_seed_is_the_three_octet_strings_the_applet_scans() -> None:
     )
 
 
+def test_jmrtd_mrz_seed_pads_a_short_document_number_as_the_mrz_prints_it() -> None:
+    # The applet hashes the number as sent (PassportInit.computeKeySeed): 'L898902C' must go
+    # as 'L898902C<' (ICAO 9303-11 Appendix D.2's MRZ_information) for the reader's BAC keys.
+    command = by_what(JMRTD.put_data(keys(document_number="L898902C")))["MRZ seed"]
+    assert command.data[2:13] == bytes.fromhex("04 09") + b"L898902C<"
+
+
 @pytest.mark.parametrize(
     ("what", "p2", "value"),
     [
@@ -248,3 +255,20 @@ def test_odd_ins_update_beyond_32_kib() -> None:
     assert all(c.ins == 0xD7 for c, o in zip(sent, offsets, strict=True) if o > 0x7FFF)
     assert offsets == [sum(lengths[:i]) for i in range(len(sent))] and sum(lengths) == 40_000
     assert bytes(commands.delete_file(0x0102)) == bytes.fromhex("00 E4 02 00 02 01 02")
+
+
+def test_the_jmrtd_dialects_mrz_seed_opens_bac_on_the_applet() -> None:
+    """End to end on JMRTD's applet in process: the seed the dialect sends for the ICAO 9303-11
+    Appendix D document (L898902C, 690806, 940623) gives the keys the reader derives."""
+    from cardkit.emulator import EmulatorConnection, JmrtdApplet
+    from cardkit.protocol.bac import MrzKey, perform_bac
+
+    connection = EmulatorConnection(JmrtdApplet())
+    assert connection.send(commands.select_applet()).sw == 0x9000
+    seed = JMRTD.put_data(
+        keys(document_number="L898902C", date_of_birth="690806", date_of_expiry="940623",
+             active_authentication=None)
+    )  # fmt: skip
+    assert connection.send(seed[0][1]).sw == 0x9000
+    sm = perform_bac(connection, MrzKey("L898902C", "690806", "940623"))
+    assert sm.active
