@@ -73,7 +73,7 @@ from cardkit.services.card_image import (
     secrets_aad,
     write_card_image,
 )
-from cardkit.services.personalize import TornCardError, personalize
+from cardkit.services.personalize import READ_BACK_STEP, TornCardError, personalize
 from cardkit.services.prepare import Issuer, card_id_for, prepare_card
 
 __all__ = [
@@ -489,7 +489,7 @@ class _Runner:
             def progress(_number: int, name: str) -> None:
                 nonlocal personalized
                 # The read-back is the step after LOCK: the card is now written and locked.
-                if name.startswith("read back") and not personalized:
+                if name == READ_BACK_STEP and not personalized:
                     self.j(self.journal.mark_personalized, self.batch, rec.row, attempt)
                     personalized = True
 

@@ -66,6 +66,7 @@ from cardkit.services.read import AccessKey, CardRead, CountingConnection, read_
 from cardkit.services.read_binary import ReadLimits, read_file
 
 __all__ = [
+    "READ_BACK_STEP",
     "PersonalizeResult",
     "ReadBackVerdict",
     "TornCardError",
@@ -85,6 +86,8 @@ Phase = Literal["check", "files", "secrets", "verify", "lock", "read-back"]
 #: Data groups a verifier cannot read without EAC terminal authentication (9303-11 §7): the card
 #: must refuse them (6982), so they are not compared with the image.
 EAC_DATA_GROUPS = frozenset({3, 4})
+#: The step after LOCK (and the reset): from here on the card is written and locked.
+READ_BACK_STEP = "read back through secure messaging, CA and AA"
 #: Passive-authentication checks that do not need a trust store (the others need a CSCA).
 _CHECKS_WITHOUT_TRUST = ("sod.parse", "dg.hash", "sod.signature", "dsc.validity", "com.consistency")
 
@@ -478,7 +481,7 @@ def personalize(
                 )
         phase_done("lock")
         steps.phase = "read-back"
-        steps("read back through secure messaging, CA and AA")
+        steps(READ_BACK_STEP)
         read = read_card(connection, key, rng=rng, short_file_identifiers=sfi)
         phase_done("read-back")
     except TransportError as exc:
@@ -540,7 +543,7 @@ def _verify_before_lock(
     )
     try:
         read = read_card(
-            _Stepping(writer.connection, steps, "read back under BAC before LOCK"),
+            _Stepping(writer.connection, steps, "check before LOCK: read under BAC"),
             key,
             rng=rng,
             chip_authentication=False,

@@ -93,9 +93,9 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture
 def emulator(pcscd: object, tmp_path: Path) -> Iterator[object]:
     """A factory: ``emulator(slot, state=None, applet="cardkit")`` starts ``cardkit emulator
-    start --slot N --state FILE --applet A`` as a subprocess, waits until pcscd sees the card and returns the
-    ``pcsc.Emulator`` (``.reader``, ``.kill()``, ``.stop()``, ``.start()``). All are stopped after
-    the test."""
+    start --slot N --state FILE --applet A`` as a subprocess, waits until pcscd sees the card
+    and returns the ``pcsc.Emulator`` (``.reader``, ``.kill()``, ``.stop()``, ``.start()``).
+    All are stopped after the test."""
     started: list[object] = []
 
     def start(slot: int, state: Path | None = None, applet: str = "cardkit") -> object:

@@ -179,8 +179,8 @@ def test_refusals_name_the_step() -> None:
     assert writer.step.startswith("UPDATE BINARY DG13 at offset 255")
     with pytest.raises(CardError) as put:
         AppletWriter(FunctionConnection(lambda c: Response(b"", 0x6A80))).put_data(
-                "CAN", commands.put_data(0x00, 0x65, commands.can_data("123456"))
-            )
+            "CAN", commands.put_data(0x00, 0x65, commands.can_data("123456"))
+        )
     assert "PUT DATA CAN" in str(put.value) and "123456" not in str(put.value)
 
 

@@ -8,9 +8,9 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
-from dataclasses import replace
 from typing import Any
 
 import pytest
