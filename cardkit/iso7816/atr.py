@@ -18,11 +18,14 @@ from cardkit.errors import EncodingError
 __all__ = [
     "ATR_INFO_FID",
     "CAPABILITY_EXTENDED_LENGTH",
+    "CAPABILITY_SHORT_EF_IDENTIFIER",
     "TAG_EXTENDED_LENGTH_INFO",
+    "card_capabilities",
     "extended_length_from_atr",
     "historical_bytes",
     "max_command_from_atr_info",
     "parse_atr_info",
+    "short_ef_identifiers_from_atr",
 ]
 
 #: EF.ATR/INFO (ISO/IEC 7816-4 §8.2.1.1), in the master file, and its extended length DO.
@@ -31,6 +34,8 @@ TAG_EXTENDED_LENGTH_INFO = 0x7F66
 #: Card capabilities, third software function byte, b7: "extended Lc and Le fields"
 #: (ISO/IEC 7816-4 §8.1.1.2.7, Table 118).
 CAPABILITY_EXTENDED_LENGTH = 0x40
+#: Card capabilities, first software function byte, b3: "short EF identifier supported".
+CAPABILITY_SHORT_EF_IDENTIFIER = 0x04
 
 
 def historical_bytes(atr: bytes) -> bytes | None:
@@ -55,13 +60,10 @@ def historical_bytes(atr: bytes) -> bytes | None:
     return bytes(atr[position : position + k])
 
 
-def extended_length_from_atr(atr: bytes | None) -> bool | None:
-    """Whether the ATR's card capabilities announce extended Lc/Le (ISO/IEC 7816-4 §8.1.1.2.7:
-    compact-TLV ``7x`` in historical bytes of category 00 or 80, third byte b7). None when the
-    ATR does not say (no ATR, no card capabilities, a proprietary category)."""
-    if atr is None:
-        return None
-    history = historical_bytes(atr)
+def card_capabilities(atr: bytes | None) -> bytes | None:
+    """The card capabilities (ISO/IEC 7816-4 §8.1.1.2.7: COMPACT-TLV ``7x`` in historical bytes
+    of category 00 or 80), or None when the ATR has none (no ATR, a proprietary category)."""
+    history = historical_bytes(atr) if atr else None
     if not history:
         return None
     category = history[0]
@@ -78,9 +80,27 @@ def extended_length_from_atr(atr: bytes | None) -> bool | None:
         if len(value) != length:
             return None
         if tag == 0x7:
-            return len(value) >= 3 and bool(value[2] & CAPABILITY_EXTENDED_LENGTH)
+            return value
         position += 1 + length
     return None
+
+
+def extended_length_from_atr(atr: bytes | None) -> bool | None:
+    """Whether the ATR's card capabilities announce extended Lc/Le (third byte, b7). None when
+    the ATR does not say."""
+    capabilities = card_capabilities(atr)
+    if capabilities is None:
+        return None
+    return len(capabilities) >= 3 and bool(capabilities[2] & CAPABILITY_EXTENDED_LENGTH)
+
+
+def short_ef_identifiers_from_atr(atr: bytes | None) -> bool | None:
+    """Whether the ATR's card capabilities announce short EF identifiers (first byte, b3).
+    None when the ATR does not say."""
+    capabilities = card_capabilities(atr)
+    if capabilities is None:
+        return None
+    return bool(capabilities) and bool(capabilities[0] & CAPABILITY_SHORT_EF_IDENTIFIER)
 
 
 def parse_atr_info(data: bytes) -> int | None:

@@ -83,6 +83,7 @@ from cardkit.iso7816.atr import (
     extended_length_from_atr,
     historical_bytes,
     parse_atr_info,
+    short_ef_identifiers_from_atr,
 )
 from cardkit.iso7816.connection import (
     Connection,
@@ -282,34 +283,6 @@ def _select_lds_application() -> Command:
 
 #: Card capabilities, first software function table, b3: "short EF identifier supported"
 #: (ISO/IEC 7816-4 §8.1.1.2.7).
-CAPABILITY_SHORT_EF_IDENTIFIER = 0x04
-
-
-def short_ef_identifiers_from_atr(atr: bytes | None) -> bool | None:
-    """Whether the ATR's card capabilities (COMPACT-TLV ``7x`` in historical bytes of category
-    00 or 80, ISO/IEC 7816-4 §8.1.1.2.7) announce short EF identifiers (first byte, b3). None
-    when the ATR does not say."""
-    history = historical_bytes(atr) if atr else None
-    if not history:
-        return None
-    if history[0] == 0x80:
-        body = history[1:]
-    elif history[0] == 0x00 and len(history) >= 4:
-        body = history[1:-3]  # the last three bytes are the status indicator
-    else:
-        return None
-    position = 0
-    while position < len(body):
-        tag, length = body[position] >> 4, body[position] & 0x0F
-        value = body[position + 1 : position + 1 + length]
-        if len(value) != length:
-            return None
-        if tag == 0x7:
-            return bool(value) and bool(value[0] & CAPABILITY_SHORT_EF_IDENTIFIER)
-        position += 1 + length
-    return None
-
-
 def _is_error_status(sw: int) -> bool:
     """An execution or checking error (SW1 64–6F, ISO/IEC 7816-4 §5.6), not a procedure byte
     (6Cxx)."""

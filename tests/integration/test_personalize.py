@@ -6,16 +6,14 @@ Under CI=true a missing pcscd fails instead of skipping.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import cards
 import pytest
 from click.testing import CliRunner
 
@@ -35,21 +33,6 @@ from cardkit.services.read import AccessKey, read_card
 from cardkit.transport.pcsc import open_reader
 
 pytestmark = pytest.mark.integration
-
-
-def _load_cards() -> ModuleType:
-    name = "cardkit_tests_applet_cards"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "unit" / "applet" / "cards.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cards = _load_cards()
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,12 @@ chosen step, a corrupted write detected by the read-back, no secrets in the resu
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import cards
 import pytest
 
 from cardkit.applet.writer import AlreadyPersonalizedError, AppletLockedError
@@ -30,20 +27,6 @@ from cardkit.services.personalize import (
     write_order,
 )
 
-
-def _load_cards() -> ModuleType:
-    name = "cardkit_tests_applet_cards"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "applet" / "cards.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cards = _load_cards()
 WRITES = {0xE0, 0xD6, 0xDA}
 
 

@@ -7,13 +7,10 @@ profile's legacy policy."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import cards
 import pytest
 
 from cardkit.applet.dialect import CARDKIT, JMRTD, UnsupportedImageError, WrongAppletError
@@ -25,21 +22,6 @@ from cardkit.report import Status, Verdict
 from cardkit.services.personalize import PersonalizeResult, personalize
 from cardkit.services.read import AccessKey
 from cardkit.services.verify import verify_card
-
-
-def _load_cards() -> ModuleType:
-    name = "cardkit_tests_applet_cards"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "applet" / "cards.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cards = _load_cards()
 
 
 class Recorder:

@@ -1,4 +1,4 @@
-"""Card images for personalization tests (a helper module, loaded by file path: not a test).
+"""Card images for personalization tests (a helper module on the tests' path: not a test).
 
 A station (CSCA, Document Signer, transport key in memory) prepares card images of the sample
 citizens (profiles/samples/citizens.csv) with :func:`cardkit.services.prepare.prepare_card`.
@@ -20,7 +20,7 @@ from cardkit.records import CitizenRecord, load_records, validate_all
 from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
 from cardkit.services.prepare import prepare_card
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "profiles" / "samples"
 TODAY = date(2026, 11, 1)  # the samples' reference day (profiles/samples/README.md)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
