@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import os
 import tomllib
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cardkit.errors import ProfileError
-from cardkit.layout.model import Layout, parse_layout
+
+if TYPE_CHECKING:
+    from cardkit.layout.model import Layout
 
 ImageFormat = Literal["jpeg", "jpeg2000"]
 AaAlgorithm = Literal["ECDSA", "RSA", "none"]
@@ -133,9 +135,21 @@ class Profile:
     expiry: ExpirySettings
     limits: Limits
     source: Path | None = None
-    layout: Layout | None = None  # the card face ([layout]); None: the profile cannot print
+    #: The [layout] table as read; :attr:`layout` parses it (at load, unless the profile was
+    #: only loaded to be matched against a card: inference needs no card face).
+    layout_table: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     verification: VerificationSettings = VerificationSettings()
     applet: AppletSettings = AppletSettings()
+
+    @functools.cached_property
+    def layout(self) -> Layout | None:
+        """The card face ([layout]); None: the profile cannot print. ProfileError when the
+        table is malformed."""
+        if self.layout_table is None:
+            return None
+        from cardkit.layout.model import parse_layout
+
+        return parse_layout(dict(self.layout_table), str(self.source) if self.source else "profile")
 
 
 def profile_dirs() -> list[Path]:
@@ -196,10 +210,10 @@ def _profile_data(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return merged
 
 
-def load_profile(name_or_path: str | Path) -> Profile:
+def load_profile(name_or_path: str | Path, *, lazy_layout: bool = False) -> Profile:
     """Load a profile by file path or by name (``vn-cccd-2021``) from :func:`profile_dirs`."""
     path = _profile_path(name_or_path)
-    return parse_profile(_profile_data(path), source=path)
+    return parse_profile(_profile_data(path), source=path, lazy_layout=lazy_layout)
 
 
 class _Section:
@@ -269,8 +283,11 @@ class _Section:
             raise ProfileError(f"{self.where}: unknown key(s) {', '.join(sorted(unknown))}")
 
 
-def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
-    """Validate a decoded TOML document and build the :class:`Profile`."""
+def parse_profile(
+    data: dict[str, Any], source: Path | None = None, *, lazy_layout: bool = False
+) -> Profile:
+    """Validate a decoded TOML document and build the :class:`Profile`; with ``lazy_layout``
+    its [layout] is parsed (and checked) only when first used."""
     where = str(source) if source else "profile"
     unknown_tables = set(data) - {
         "profile", "document", "lds", "access", "photo", "expiry", "limits", "layout",
@@ -374,7 +391,9 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
     li.done()
 
     # Optional: a profile without [layout] still prepares and verifies cards, it cannot print.
-    layout = parse_layout(data["layout"], where) if "layout" in data else None
+    layout = data.get("layout")
+    if layout is not None and not isinstance(layout, dict):
+        raise ProfileError(f"{where}: [layout] must be a table")
 
     verification = VerificationSettings()
     if "verification" in data:
@@ -392,10 +411,13 @@ def parse_profile(data: dict[str, Any], source: Path | None = None) -> Profile:
         applet = AppletSettings("jmrtd" if dialect == "jmrtd" else "cardkit")
         ap.done()
 
-    return Profile(
+    profile = Profile(
         name, description, document, lds, access, photo, expiry, limits, source, layout,
         verification, applet,
     )  # fmt: skip
+    if not lazy_layout:
+        _ = profile.layout  # validated with the rest
+    return profile
 
 
 def installed_profiles() -> tuple[Profile, ...]:
@@ -420,7 +442,7 @@ def _parsed_profiles(files: tuple[tuple[Path, int, int], ...]) -> tuple[Profile,
     found: dict[str, Profile] = {}
     for path, _size, _mtime in files:
         try:
-            profile = load_profile(path)
+            profile = load_profile(path, lazy_layout=True)  # matching needs no card face
         except ProfileError:
             continue
         found.setdefault(profile.name, profile)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cardkit.pki.policy import VerificationPolicy, policy_named
 from cardkit.pki.trust import TrustStore
 from cardkit.profile import Profile, load_profile
-from cardkit.services.denylist import DenyList
 from cardkit.services.trust_input import load_trust
+
+if TYPE_CHECKING:
+    from cardkit.services.denylist import DenyList
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,11 @@ def load_inspection_inputs(
     store = load_trust(trust, masterlist, crls)
     for item in store.ignored:
         click.echo(f"warning: {item.source}: ignored: {item.reason}", err=True)
-    denied = DenyList.load(deny_list) if deny_list is not None else None
-    if denied is not None:
+    denied = None
+    if deny_list is not None:
+        from cardkit.services.denylist import DenyList  # SQLite: only when there is one
+
+        denied = DenyList.load(deny_list)
         for rejected in denied.rejected:
             click.echo(f"warning: {deny_list}: {rejected.describe()} (entry ignored)", err=True)
     policy = policy_named(policy_name) if policy_name is not None else None

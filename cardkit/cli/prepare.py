@@ -16,6 +16,7 @@ from cardkit.cli.options import keys_option, password_option, policy_options, tr
 from cardkit.cli.render import check_table, echo_json, verdict_line
 from cardkit.pki.secrets import read_secret
 from cardkit.profile import load_profile
+from cardkit.records.images import ImageChecks
 from cardkit.report import Verdict
 from cardkit.services.pki_admin import Pki
 from cardkit.services.prepare import Outcome, Status, prepare_batch
@@ -43,6 +44,12 @@ def _now() -> datetime:
     show_default=True,
     help="Processes that validate the records (signing stays in this one, in order).",
 )
+@click.option(
+    "--decode-images",
+    is_flag=True,
+    help="Also decode each photo and fingerprint (at reduced size) when validating, not only "
+    "check that the file is whole and well formed (as records check --decode-images).",
+)
 def prepare(
     records_file: Path,
     profile_name: str,
@@ -51,6 +58,7 @@ def prepare(
     out_dir: Path,
     as_json: bool,
     jobs: int,
+    decode_images: bool,
 ) -> None:
     """Prepare a signed card image for every valid record of RECORDS.
 
@@ -85,6 +93,7 @@ def prepare(
             audit=pki.config.audit,
             progress=progress,
             jobs=jobs,
+            images=ImageChecks(depth="decode" if decode_images else "structure"),
         )
     finally:
         if bar is not None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -71,6 +70,8 @@ def _json_default(value: object) -> object:
 def json_text(document: Mapping[str, object], *, line: bool = False) -> str:
     """``document`` as JSON: UTF-8 text as is (Vietnamese names stay readable), dates ISO 8601,
     bytes as upper-case hex; indented, or on one line for JSON Lines (``line=True``)."""
+    import json  # only for --json: the verdict and the check table need none
+
     return json.dumps(
         document, ensure_ascii=False, indent=None if line else 2, default=_json_default
     )

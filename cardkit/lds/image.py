@@ -25,11 +25,14 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Literal
 
 from cardkit.errors import ImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
+# Pillow is imported by the functions that decode or encode: reading DG2 (a checkpoint's
+# verify) needs only detect_format.
 
 ImageKind = Literal["jpeg", "jpeg2000", "png", "gif", "bmp", "tiff", "webp", "wsq"]
 FaceFormat = Literal["jpeg", "jpeg2000"]
@@ -103,6 +106,8 @@ def jpeg2000_container(data: bytes) -> Literal["jp2", "j2k"] | None:
 
 
 def _open(data: bytes, what: str) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     if not data:
         raise ImageError(f"{what}: no image data")
     try:
@@ -139,6 +144,8 @@ def image_size(data: bytes) -> tuple[int, int]:
 
 
 def _load(data: bytes, what: str) -> Image.Image:
+    from PIL import ImageOps
+
     img = _open(data, what)
     try:
         img.load()
@@ -153,6 +160,8 @@ def _load(data: bytes, what: str) -> Image.Image:
 
 def _flatten(img: Image.Image, mode: Literal["RGB", "L"]) -> Image.Image:
     """Convert to 8-bit ``mode``, compositing any transparency onto white (a photo background)."""
+    from PIL import Image
+
     try:
         if img.mode in ("I", "F") or img.mode.startswith("I;16"):
             # 16/32-bit or float grey: keep the top 8 bits of true 16-bit samples rather than
@@ -180,6 +189,8 @@ def _flatten(img: Image.Image, mode: Literal["RGB", "L"]) -> Image.Image:
 
 def _fit(img: Image.Image, width: int, height: int) -> Image.Image:
     """Scale to cover width × height keeping the aspect ratio, then crop the centre."""
+    from PIL import Image, ImageOps
+
     return ImageOps.fit(img, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
@@ -294,6 +305,8 @@ def fit_finger(
         raise ImageError(f"unsupported finger image format {fmt!r}")
     if not (50 <= source_ppi <= 5000 and 50 <= target_ppi <= 5000):
         raise ImageError("finger image resolutions must be 50 to 5000 ppi")
+    from PIL import Image
+
     _check_size(width, height)
     img = _flatten(_load(image, "finger image"), "L")
     if source_ppi != target_ppi:

@@ -26,6 +26,7 @@ import hashlib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from asn1crypto import algos, cms
 from cryptography import x509
@@ -40,9 +41,11 @@ from cardkit.lds.sod import SignerInfo, Sod
 from cardkit.pki import roles
 from cardkit.pki import trust as trust_mod
 from cardkit.pki.policy import CLAUSE_ALGORITHMS, DEFAULT, VerificationPolicy
-from cardkit.pki.signer import PublicKey
 from cardkit.pki.trust import TrustStore
 from cardkit.report import Check, Status
+
+if TYPE_CHECKING:
+    from cardkit.pki.signer import PublicKey
 
 __all__ = ["MANDATORY_DATA_GROUPS", "passive_authentication"]
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -39,7 +39,9 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cardkit.encoding import asn1, tlv
 from cardkit.errors import EncodingError, PkiError
 from cardkit.pki import roles
-from cardkit.pki.signer import PublicKey
+
+if TYPE_CHECKING:
+    from cardkit.pki.signer import PublicKey
 
 __all__ = [
     "CERTIFICATE_SUFFIXES",

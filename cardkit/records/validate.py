@@ -30,11 +30,12 @@ Rules (problem codes in brackets; codes are stable identifiers, messages may cha
 - full name representable in the MRZ: after stripping diacritics (NFD) every letter is A–Z or Đ,
   single spaces between words [name.mrz] (ICAO 9303-3 §6 transliteration; ``<<`` would read as
   the surname separator).
-- photo: a file [photo.missing] Pillow decodes [photo.decode], at least the profile's
-  ``[photo]`` width × height so it is never upscaled [photo.size]; fingerprints: at most 2
-  [fingerprint.count], each a file [fingerprint.missing] Pillow decodes [fingerprint.decode].
-  "Decodes" is proved without decoding every pixel, each file once per run
-  (:mod:`cardkit.records.images`).
+- photo: a file [photo.missing] that is a whole, well-formed image [photo.decode], at least
+  the profile's ``[photo]`` width × height so it is never upscaled [photo.size]; fingerprints:
+  at most 2 [fingerprint.count], each a file [fingerprint.missing] that is a whole, well-formed
+  image [fingerprint.decode]. By default the file's structure is checked (JPEG, JPEG 2000 and
+  PNG without decoding; other formats decoded), optionally a decode too, each file once per run
+  (:mod:`cardkit.records.images`); the message names the file and the fault.
 - CAN: 6 digits when given [can.format]; old ID (CMND): 9 digits when given [old_id.format].
 
 Unicode: NFC is the canonical form (DG13 carries NFC UTF-8, DOMAIN.md §4). Text in another

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from cardkit.encoding.mrz import Td1, Td3, parse_expiry_date, yymmdd
 from cardkit.encoding.translit import mrz_name, split_vietnamese_name
 from cardkit.errors import CardkitError, EncodingError
 from cardkit.profile import Profile, installed_profiles
-from cardkit.records.qr import QrPayload
 from cardkit.report import Check, Status
 from cardkit.services.decoded import Decoded, decode_groups
-from cardkit.services.denylist import DenyList
 from cardkit.services.person import Sex, dg13_date, is_no_expiry_text
+
+if TYPE_CHECKING:
+    from cardkit.services.denylist import DenyList
 
 __all__ = ["content_checks", "decoded_content_checks", "mrz_no_expiry"]
 
@@ -112,6 +114,8 @@ def _qr_vs_chip(decoded: Decoded, qr: str | None) -> Check:
         return Check(
             check_id, title, Status.SKIP, "no QR payload given", _CLAUSE_QR, essential=False
         )
+    from cardkit.records.qr import QrPayload  # only when a QR payload is given
+
     try:
         payload = QrPayload.parse(qr)
     except CardkitError as exc:

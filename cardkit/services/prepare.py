@@ -28,7 +28,7 @@ from cardkit.pki.audit import AuditLog
 from cardkit.pki.signer import HashName, PrivateKey, SignatureScheme, Signer
 from cardkit.pki.sod_sign import sign_sod
 from cardkit.profile import Profile
-from cardkit.records import CitizenRecord, Validated, iter_records, validate_stream
+from cardkit.records import CitizenRecord, ImageChecks, Validated, iter_records, validate_stream
 from cardkit.services.card_image import (
     CardImage,
     ChipSecrets,
@@ -192,6 +192,7 @@ def prepare_batch(
     audit: AuditLog | None = None,
     progress: Callable[[Outcome, int, int], None] | None = None,
     jobs: int = 1,
+    images: ImageChecks | None = None,
 ) -> Summary:
     """Prepare every good record of ``records_file`` into ``out_dir``; report every record.
 
@@ -199,10 +200,12 @@ def prepare_batch(
     that cannot be used fails here, before any card is signed), then validated one by one
     just before each is prepared, so memory does not grow with the file (but for the outcomes
     returned). ``jobs`` > 1 validates in that many worker processes, ahead of the preparation
-    (:func:`cardkit.records.validate_stream`); the outcomes are the same.
+    (:func:`cardkit.records.validate_stream`); the outcomes are the same. ``images`` checks the
+    photo and fingerprint files (:class:`cardkit.records.ImageChecks`; by default their
+    structure, as ``records check``).
     """
     total = sum(1 for _ in iter_records(records_file))
-    results = validate_stream(iter_records(records_file), profile, today, jobs=jobs)
+    results = validate_stream(iter_records(records_file), profile, today, jobs=jobs, images=images)
     outcomes = []
     for done, result in enumerate(results, start=1):
         outcome = _prepare_one(result, records_file, profile, issuer, out_dir, clock, audit)

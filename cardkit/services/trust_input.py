@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from cardkit.errors import PkiError
-from cardkit.pki.masterlist import MasterList, read_master_list, verify_master_list
 from cardkit.pki.trust import (
     CLAUSE_TRUST,
     IgnoredItem,
@@ -39,6 +39,9 @@ from cardkit.pki.trust import (
     read_trust_folder,
     trust_anchors,
 )
+
+if TYPE_CHECKING:
+    from cardkit.pki.masterlist import MasterList
 
 __all__ = ["load_trust"]
 
@@ -55,6 +58,8 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 
 def _master_list(path: Path) -> MasterList:
+    from cardkit.pki.masterlist import read_master_list  # CMS: only when a master list is given
+
     data = _read_bytes(path, "master list")
     try:
         return read_master_list(data)
@@ -93,6 +98,8 @@ def load_trust(
                 f"{masterlist}: a master list is trusted through its signer ({_CLAUSE_ML}): "
                 "give the trust folder (--trust) with the CSCA that issued the master-list signer"
             )
+        from cardkit.pki.masterlist import verify_master_list
+
         try:
             verify_master_list(ml, cscas)
         except PkiError as exc:

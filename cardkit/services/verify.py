@@ -71,6 +71,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from cardkit.errors import AccessDeniedError, CardkitError, ProtocolError, TransportError
 from cardkit.iso7816.connection import Connection
@@ -96,7 +97,6 @@ from cardkit.services.chip_checks import (
 )
 from cardkit.services.content_checks import content_checks, decoded_content_checks, mrz_no_expiry
 from cardkit.services.decoded import Decoded, decode_groups
-from cardkit.services.denylist import DenyList
 from cardkit.services.inspection import Face, Inspection
 from cardkit.services.person import PersonalData, Sex
 from cardkit.services.profile_checks import (
@@ -106,7 +106,10 @@ from cardkit.services.profile_checks import (
     resolve_profile,
 )
 from cardkit.services.read import STEP_CA, CardRead, Rng, read_card
-from cardkit.services.watch import watch_reader
+
+if TYPE_CHECKING:
+    from cardkit.services.denylist import DenyList
+    from cardkit.services.watch import watch_reader
 
 __all__ = [
     "Face",
@@ -120,6 +123,16 @@ __all__ = [
     "verify_card",
     "watch_reader",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``watch_reader`` (the ``verify --watch`` loop) is imported when first asked for: one
+    inspection does not need it."""
+    if name == "watch_reader":
+        from cardkit.services.watch import watch_reader
+
+        return watch_reader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- Assembling the result ------------------------------------------------------------------------

@@ -177,3 +177,34 @@ def test_json_report_streams_one_object(tmp_path: Path) -> None:
     code, out, _ = run("check", str(empty), "--json", *TODAY)
     assert code == 0 and json.loads(out)["records"] == []
     assert json.loads(out)["summary"]["records"] == 0
+
+
+def test_decode_images_catches_damage_the_structural_walk_lets_through(tmp_path: Path) -> None:
+    """A PNG fingerprint whose compressed data is damaged but whose chunk CRCs were fixed up
+    passes the default structural check (chunks, CRCs, IEND) and fails --decode-images."""
+    import csv
+    import shutil
+    import struct
+    import zlib
+
+    rows = (SAMPLES / "citizens.csv").read_text(encoding="utf-8").splitlines()
+    header, first = rows[0], rows[1]
+    for folder in ("photos", "fingerprints"):
+        shutil.copytree(SAMPLES / folder, tmp_path / folder)
+    finger = next(csv.DictReader([header, first]))["fingerprint_paths"].split(";")[0]
+    path = tmp_path / finger
+    data = bytearray(path.read_bytes())
+    at = data.index(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    body = bytearray(data[at + 4 : at + 4 + length])
+    body[2:] = bytes(len(body) - 2)  # keep the zlib header, zero the deflate stream
+    crc = zlib.crc32(b"IDAT" + body)
+    data[at + 4 : at + 4 + length] = body
+    data[at + 4 + length : at + 8 + length] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+    records = tmp_path / "one.csv"
+    records.write_text(header + "\n" + first + "\n", encoding="utf-8")
+    code, out, _ = run("check", str(records), *TODAY)
+    assert code == 0, out
+    code, out, _ = run("check", str(records), "--decode-images", *TODAY)
+    assert code == 1 and "fingerprint" in out, out
