@@ -107,6 +107,16 @@ ID_CI = "0.4.0.127.0.7.2.2.6"
 ID_EID_SECURITY = "0.4.0.127.0.7.2.2.7"
 ID_PT = "0.4.0.127.0.7.2.2.8"
 
+# TR-03110-3 A.7.5 / C.4 (bsi-de applications(3) mrtd(1)): the terminal types a CHAT names, and
+# C.3 the certificate extensions of CV certificates.
+ID_ROLES = "0.4.0.127.0.7.3.1.2"
+ID_IS = "0.4.0.127.0.7.3.1.2.1"
+ID_AT = "0.4.0.127.0.7.3.1.2.2"
+ID_ST = "0.4.0.127.0.7.3.1.2.3"
+ID_EXTENSIONS = "0.4.0.127.0.7.3.1.3"
+ID_DESCRIPTION = "0.4.0.127.0.7.3.1.3.1"
+ID_SECTOR = "0.4.0.127.0.7.3.1.3.2"
+
 # BSI TR-03111 §5.2.1: ECDSA signatures as plain r‖s rather than a DER SEQUENCE.
 ECDSA_PLAIN_SIGNATURES = "0.4.0.127.0.7.1.1.4.1"
 ECDSA_PLAIN_SHA1 = "0.4.0.127.0.7.1.1.4.1.1"
@@ -220,6 +230,10 @@ _SPELLING: dict[str, str] = {
     ECDSA_PLAIN_SHA512: "ecdsa-plain-SHA512",
     ECDSA_PLAIN_RIPEMD160: "ecdsa-plain-RIPEMD160",
     ID_EID_SECURITY: "id-eIDSecurity",
+    ID_ROLES: "id-roles",
+    ID_EXTENSIONS: "id-extensions",
+    ID_DESCRIPTION: "id-description",
+    ID_SECTOR: "id-sector",
     SHA1: "sha1",
     SHA224: "sha224",
     SHA256: "sha256",

@@ -91,6 +91,13 @@ EXPECTED_DER_CONTENT: dict[str, str] = {
     oids.ID_CI: _BSI + " 02 02 06",  # printed in the nPA EF.CardAccess
     oids.ID_EID_SECURITY: _BSI + " 02 02 07",
     oids.ID_PT: _BSI + " 02 02 08",
+    oids.ID_ROLES: _BSI + " 03 01 02",
+    oids.ID_IS: _BSI + " 03 01 02 01",  # in every eMRTD CHAT: 7F4C0E 06 09 04007F0007030102 01
+    oids.ID_AT: _BSI + " 03 01 02 02",
+    oids.ID_ST: _BSI + " 03 01 02 03",
+    oids.ID_EXTENSIONS: _BSI + " 03 01 03",
+    oids.ID_DESCRIPTION: _BSI + " 03 01 03 01",
+    oids.ID_SECTOR: _BSI + " 03 01 03 02",
     oids.ECDSA_PLAIN_SIGNATURES: _BSI + " 01 01 04 01",  # TR-03111 §5.2.1
     oids.ECDSA_PLAIN_SHA1: _BSI + " 01 01 04 01 01",
     oids.ECDSA_PLAIN_SHA224: _BSI + " 01 01 04 01 02",
