@@ -62,6 +62,9 @@ class AccessSettings:
     active_authentication: AaAlgorithm
     active_authentication_curve: str
     rsa_bits: int  # for RSA active authentication
+    #: EAC terminal authentication (TR-03110-1 TA v1): the chip gets the issuing state's CVCA
+    #: as its trust point and DG14 announces TA; DG3/DG4 are read only after it.
+    terminal_authentication: bool = False
 
 
 @dataclass(frozen=True)
@@ -344,8 +347,13 @@ def parse_profile(
             "active_authentication_curve", _CURVES, default="secp256r1"
         ),
         rsa_bits=a.number("rsa_bits", 1024, 4096, default=2048),
+        terminal_authentication=a.flag("terminal_authentication", default=False),
     )
     a.done()
+    if access.terminal_authentication and not access.chip_authentication:
+        raise ProfileError(
+            f"{where} [access]: terminal authentication (EAC1) runs after chip authentication"
+        )
     if not access.bac and not access.pace_passwords:
         raise ProfileError(f"{where} [access]: enable BAC or at least one PACE password")
     if access.chip_authentication and 14 not in lds.data_groups:

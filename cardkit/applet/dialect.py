@@ -98,6 +98,8 @@ class KeyMaterial:
     chip_authentication: ec.EllipticCurvePrivateKey | None
     chip_authentication_key_id: int | None  # DG14's keyId, when it has one
     active_authentication: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | None
+    #: The EAC trust point: the CVCA certificate (``7F21 …``, public), loaded by PUT DATA 64.
+    cvca_certificate: bytes | None = None
 
     def __repr__(self) -> str:
         return "KeyMaterial(<redacted>)"
@@ -244,7 +246,8 @@ class _CardkitDialect(Dialect):
 
     def put_data(self, keys: KeyMaterial) -> list[PutData]:
         """``62`` MRZ seed, ``65`` CAN, ``63`` + ``67`` chip authentication, ``66`` EC or
-        ``60``/``61`` RSA active authentication, each one BER-TLV whose tag is P2."""
+        ``60``/``61`` RSA active authentication, each one BER-TLV whose tag is P2; then the
+        EAC trust point, PUT DATA ``00 DA 01 64 <CVCA certificate>`` (:meth:`trust_point`)."""
 
         def put(p2: int, data: bytes) -> Command:
             return commands.put_data(0x00, p2, data)
@@ -272,6 +275,8 @@ class _CardkitDialect(Dialect):
                 ("active-authentication RSA private exponent",
                  put(commands.TAG_RSA_PRIVATE_EXPONENT, commands.rsa_exponent_data(aa)))
             )  # fmt: skip
+        if keys.cvca_certificate is not None:
+            out.append(("EAC trust point (CVCA)", self.trust_point(keys.cvca_certificate, 1)))
         return out
 
 
@@ -356,6 +361,13 @@ class _JmrtdDialect(Dialect):
             ):  # fmt: skip
                 body = bytes((tag, 0x00)) + tlv.encode(0x04, value.to_bytes(size, "big"))
                 out.append((what, Command(0x00, commands.INS_PUT_DATA, 0x00, tag, body)))
+        if keys.cvca_certificate is not None:
+            # PassportApplet.java processPutData P2=64 → CVCertificate.setRootCertificate (P1 1
+            # or 2, the whole 7F21 certificate). The applet then writes its EF.CVCA (011C) itself
+            # (CVCertificate.setupCVCA: ``42 L CAR`` per trust point, padded with 00 to 36
+            # bytes); its TA verifies RSA-1024 with SHA-1 only (id-TA-RSA-v1-5-SHA-1), so an
+            # ECDSA CVCA is loaded but TA against it cannot succeed on the genuine applet.
+            out.append(("EAC trust point (CVCA)", self.trust_point(keys.cvca_certificate, 1)))
         return out
 
 

@@ -78,14 +78,22 @@ def _lds_paths(path: Path) -> list[Path]:
 @lds.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def dump(path: Path, as_json: bool) -> None:
+@click.option(
+    "--fingers-out",
+    "fingers_out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write DG3's finger images here as PNG (DG3-right-index.png …).",
+)
+def dump(path: Path, as_json: bool, fingers_out: Path | None) -> None:
     """Decode an LDS file, or every file in a folder, and show its content.
 
     Files are recognised by their content (leading tag), not by their names. A file that does not
-    decode is reported and the others are still shown; the exit code is then 1.
+    decode is reported and the others are still shown; the exit code is then 1. DG3 shows each
+    finger image record: position, format, size and dimensions.
     """
     results: list[dict[str, object]] = []
     failed = False
+    written: list[Path] = []
     for file in _lds_paths(path):
         entry: dict[str, object] = {"path": str(file)}
         try:
@@ -98,6 +106,14 @@ def dump(path: Path, as_json: bool) -> None:
             entry["error"] = f"cannot read: {exc.strerror}"
         else:
             entry.update(file=spec.name, size=len(content.raw), content=content.describe())
+            if fingers_out is not None and spec == files.dg(3):
+                from cardkit.services.fingerprints import write_finger_images
+
+                try:
+                    written += write_finger_images(content.raw, fingers_out)
+                except CardkitError as exc:
+                    failed = True
+                    entry["error"] = f"finger images: {exc}"
         results.append(entry)
     order = {spec.name: i for i, spec in enumerate(files.ALL_FILES)}
     results.sort(key=lambda e: (order.get(str(e.get("file")), len(order)), str(e["path"])))
@@ -112,6 +128,8 @@ def dump(path: Path, as_json: bool) -> None:
             click.echo(f"== {entry['file']} ({entry['size']} bytes) {entry['path']}")
             for line in render(entry["content"], 1):
                 click.echo(line)
+        for written_path in written:
+            click.echo(f"wrote {written_path}")
     if failed:
         raise SystemExit(EXIT_PROBLEMS)
 

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lds": ("cardkit.cli.lds", "lds", "Build and inspect LDS files (EF.COM, EF.SOD, DGs)."),
     "pki": ("cardkit.cli.pki", "pki",
             "The state PKI (9303-12): CSCA, Document Signers, CRLs, master lists."),
+    "eac": ("cardkit.cli.eac", "eac",
+            "The CV PKI of EAC (TR-03110-3): CVCA, Document Verifiers, inspection systems."),
     "prepare": ("cardkit.cli.prepare", "prepare",
                 "Prepare a signed card image for every valid record."),
     "verify-files": ("cardkit.cli.prepare", "verify_files_command",

@@ -141,3 +141,76 @@ def reader_option(dest: str = "reader", *, what: str = "PC/SC reader") -> Callab
         help=f"{what}: its name, a part of it (any case) or its index in `cardkit readers`; "
         "may be left out when only one reader is connected.",
     )
+
+
+def terminal_options(function: F) -> F:
+    """``--terminal KEYREF``, ``--terminal-chain DIR`` and ``--terminal-password-from SPEC``: the
+    inspection system's key and CV chain for EAC terminal authentication (passed on as
+    ``terminal_ref``, ``terminal_chain`` and ``terminal_password_from``; see
+    :func:`load_terminal`)."""
+    for option in reversed(
+        (
+            click.option(
+                "--terminal",
+                "terminal_ref",
+                metavar="KEYREF",
+                help="The inspection system's private key (file:, p12:, jks:, pkcs11: key "
+                "reference) for EAC terminal authentication: reads DG3 (fingerprints).",
+            ),
+            click.option(
+                "--terminal-chain",
+                "terminal_chain",
+                type=click.Path(exists=True, file_okay=False, path_type=Path),
+                help="Folder of the terminal's CV certificates (*.cvcert: the IS and DV "
+                "certificates; CVCA link certificates there or in links/).",
+            ),
+            click.option(
+                "--terminal-password-from",
+                "terminal_password_from",
+                metavar="SPEC",
+                help="Where the terminal key's password or PIN comes from (prompt, env:VAR, "
+                "file:PATH, stdin).",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+#: The certificate files of a terminal chain folder (cardkit.services.eac_admin writes them so).
+CHAIN_SUFFIX = ".cvcert"
+
+
+def load_terminal(
+    terminal_ref: str | None, terminal_chain: Path | None, password_from: str | None
+) -> Any:
+    """The :class:`~cardkit.protocol.ta.TerminalKey` of the terminal options, or None when none
+    is given. UsageError when only one of ``--terminal``/``--terminal-chain`` is; KeyStoreError
+    naming the file for a certificate that does not decode; PkiError when the folder holds no
+    inspection-system certificate of the key. (Imports lazily: ``--help`` needs click alone.)"""
+    if terminal_ref is None and terminal_chain is None:
+        if password_from is not None:
+            raise click.UsageError("--terminal-password-from needs --terminal")
+        return None
+    if terminal_ref is None or terminal_chain is None:
+        raise click.UsageError("--terminal and --terminal-chain go together")
+    from cardkit.errors import EncodingError, KeyStoreError
+    from cardkit.pki import cvc
+    from cardkit.pki.keystore import open_signer
+    from cardkit.pki.secrets import read_secret
+    from cardkit.protocol.ta import TerminalKey
+
+    paths = sorted(terminal_chain.glob(f"*{CHAIN_SUFFIX}"))
+    paths += sorted((terminal_chain / "links").glob(f"*{CHAIN_SUFFIX}"))
+    certificates = []
+    for path in paths:
+        try:
+            certificates.append(cvc.Certificate.from_bytes(path.read_bytes()))
+        except OSError as exc:
+            raise KeyStoreError(f"{path}: cannot read ({exc.strerror})") from None
+        except EncodingError as exc:
+            raise KeyStoreError(f"{path}: not a CV certificate ({exc})") from None
+    if not certificates:
+        raise KeyStoreError(f"{terminal_chain}: no CV certificates (*{CHAIN_SUFFIX})")
+    secret = read_secret(password_from, "terminal key password") if password_from else None
+    return TerminalKey.from_certificates(open_signer(terminal_ref, secret), certificates)

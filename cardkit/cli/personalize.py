@@ -27,7 +27,6 @@ from cardkit.services.card_image import (
     CardImage,
     ChipSecrets,
     read_card_image,
-    secrets_aad,
 )
 from cardkit.services.personalize import PersonalizeResult, personalize
 from cardkit.services.pki_admin import load_config
@@ -56,7 +55,7 @@ def _unseal(image: CardImage, key: TransportKey) -> ChipSecrets:
             f"card image {image.card_id} was sealed with transport key {image.transport_key_id}, "
             f"not {key.key_id}: use the keys folder it was prepared with"
         )
-    return ChipSecrets.from_bytes(key.decrypt(image.sealed, secrets_aad(image.card_id, image.sod)))
+    return ChipSecrets.from_bytes(key.decrypt(image.sealed, image.secrets_aad))
 
 
 def _summary(result: PersonalizeResult) -> str:

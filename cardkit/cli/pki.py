@@ -89,6 +89,13 @@ def pki() -> None:
     is_flag=True,
     help=f"Accept a key password shorter than {MIN_PASSWORD_LENGTH} characters (tests only).",
 )
+@click.option(
+    "--eac/--no-eac",
+    default=True,
+    show_default=True,
+    help="Also create the CV PKI of EAC in KEYS/eac (CVCA, DV, inspection system), as "
+    "`cardkit eac init` does.",
+)
 def init(
     keys_dir: Path,
     country: str,
@@ -99,6 +106,7 @@ def init(
     rsa_padding: str,
     password_from: str,
     weak_password_ok: bool,
+    eac: bool,
 ) -> None:
     """Create a complete test PKI in one step: CSCA, Document Signer, master-list signer,
     CRL, master list and batch transport key. Private keys are stored encrypted, mode 0600;
@@ -126,6 +134,7 @@ def init(
         dsc_key_spec=dsc_spec,
         hash_name=hash_name,
         rsa_padding=rsa_padding,
+        eac=eac,
     )
     config = result.config
     click.echo(f"PKI created in {keys_dir}/ (keys in {store}, password from {password_from})")
@@ -133,6 +142,11 @@ def init(
         click.echo(f"  {label:<4} {cert.subject.rfc4514_string()}  serial {cert.serial_number:X}")
     click.echo(f"  trust anchors for verifiers: {config.trust_dir}/")
     click.echo(f"  master list: {config.masterlist_path}")
+    if eac:
+        from cardkit.cli.eac import echo_created
+        from cardkit.services.eac_admin import EacPki
+
+        echo_created(EacPki.open(keys_dir, secret), store, password_from)
 
 
 @pki.command("issue-dsc")

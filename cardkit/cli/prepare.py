@@ -70,6 +70,18 @@ def prepare(
     secret = read_secret(password_from, "key password") if password_from else None
     pki = Pki.open(keys_dir, secret)
     issuer = pki.issuer()
+    cvca = None
+    if profile.access.terminal_authentication:
+        from cardkit.services.eac_admin import trust_point
+
+        cvca = trust_point(keys_dir)
+        if cvca is None:
+            click.echo(
+                f"warning: profile {profile.name} has terminal authentication but {keys_dir} "
+                "has no CV PKI (cardkit eac init): the chips get no trust point and no terminal "
+                "will read their fingerprints",
+                err=True,
+            )
 
     show_bar = not as_json and sys.stderr.isatty()
     bar: Any = None
@@ -94,6 +106,7 @@ def prepare(
             progress=progress,
             jobs=jobs,
             images=ImageChecks(depth="decode" if decode_images else "structure"),
+            cvca_certificate=cvca,
         )
     finally:
         if bar is not None:

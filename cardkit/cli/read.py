@@ -21,9 +21,10 @@ from pathlib import Path
 
 import click
 
-from cardkit.cli.options import access_key_options, reader_option
+from cardkit.cli.options import access_key_options, load_terminal, reader_option, terminal_options
 from cardkit.cli.render import envelope, json_text
-from cardkit.errors import KeyStoreError
+from cardkit.errors import CardkitError, KeyStoreError
+from cardkit.lds import files
 from cardkit.pki.secrets import SecretSource, warn_if_shared
 from cardkit.services.read import AccessKey, CardRead, read_card
 from cardkit.transport.pcsc import open_reader
@@ -102,9 +103,25 @@ def save_read(result: CardRead, out: Path) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     for spec, data in result.files.items():
         _write_private(out / f"{spec.name}.bin", data)
+    dg3 = result.files.get(files.dg(3))
+    if dg3 is not None:  # read through EAC: the fingerprints as PNG, by finger position
+        from cardkit.services.fingerprints import write_finger_images
+
+        try:
+            write_finger_images(dg3, out)
+        except CardkitError as exc:  # a hostile chip's image must not fail the read
+            click.echo(f"warning: DG3 finger images: {exc}", err=True)
     summary = envelope("read", {"out": str(out), **result.describe()})
     _write_private(out / SUMMARY_FILE, (json_text(summary) + "\n").encode("utf-8"))
     return summary
+
+
+def _ta_line(result: CardRead) -> str:
+    if result.ta is not None:
+        return f"passed ({result.ta.terminal})"
+    if result.ta_error is not None:
+        return f"FAILED ({result.ta_error})"
+    return "not performed"
 
 
 def _summary_lines(result: CardRead, out: Path) -> list[str]:
@@ -115,6 +132,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
         f"access:                 {result.access}",
         f"chip authentication:    {result.chip_authentication}",
         f"active authentication:  {aa}",
+        f"terminal authentication: {_ta_line(result)}",
         f"APDUs:                  {result.apdu_count} ({result.bytes_exchanged} bytes"
         f"{', extended length' if result.extended_length else ''})",
         "files:",
@@ -134,6 +152,7 @@ def _summary_lines(result: CardRead, out: Path) -> list[str]:
 @click.command("read")
 @reader_option("reader_name")
 @access_key_options
+@terminal_options
 @click.option(
     "--out",
     "out",
@@ -156,6 +175,9 @@ def read(
     dob: str | None,
     expiry: str | None,
     can_from: str | None,
+    terminal_ref: str | None,
+    terminal_chain: Path | None,
+    terminal_password_from: str | None,
     out: Path,
     as_json: bool,
     timeout: float,
@@ -165,12 +187,17 @@ def read(
     The MRZ or CAN is read from a secret spec so that it never sits in shell history:
     "--can-from prompt" asks for it, "--mrz-from -" reads it from standard input (all its lines),
     "--mrz-from file:mrz.txt" from a file, "--can-from env:CARD_CAN" from the environment.
+
+    With --terminal KEYREF --terminal-chain DIR (an inspection system's key and its CV
+    certificates), EAC terminal authentication follows chip authentication and DG3
+    (fingerprints) is read when the chip grants it; without them DG3 stays protected.
     """
     key = _access_key(mrz_from, doc_number, dob, expiry, can_from)
+    terminal = load_terminal(terminal_ref, terminal_chain, terminal_password_from)
     # Over T=0, open_reader's connection does GET RESPONSE (61xx) and wrong Le (6Cxx) itself,
     # and read_card keeps to short APDUs.
     with open_reader(reader_name, timeout=timeout) as pcsc:
-        result = read_card(TracingConnection(pcsc), key)
+        result = read_card(TracingConnection(pcsc), key, terminal=terminal)
     summary = save_read(result, out)
     if as_json:
         click.echo(json_text(summary))

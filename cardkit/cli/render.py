@@ -27,6 +27,7 @@ from cardkit.report import Report, Status, Verdict
 SCHEMAS: Mapping[str, int] = {
     "batch.run": 1,
     "batch.status": 1,
+    "cvc": 1,
     "lds.dump": 1,
     "mrz.build": 1,
     "mrz.check": 1,

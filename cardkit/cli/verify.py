@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cardkit.cli.exits import EXIT_CARD, EXIT_OK, EXIT_PROBLEMS, exit_code_for
-from cardkit.cli.options import access_key_options, policy_options, reader_option, trust_options
+from cardkit.cli.options import (
+    access_key_options,
+    load_terminal,
+    policy_options,
+    reader_option,
+    terminal_options,
+    trust_options,
+)
 from cardkit.cli.render import card_line, check_table, echo_json, error_line, verdict_line
 from cardkit.errors import CardkitError, ImageError, KeyStoreError
 from cardkit.report import Verdict
@@ -244,6 +251,7 @@ def _access_key_check(
 @access_key_options
 @trust_options
 @policy_options
+@terminal_options
 @click.option(
     "--qr", metavar="PAYLOAD", help="The printed QR code's text, to compare with the chip."
 )
@@ -280,6 +288,9 @@ def verify(
     profile_name: str | None,
     policy_name: str | None,
     require_crl: bool,
+    terminal_ref: str | None,
+    terminal_chain: Path | None,
+    terminal_password_from: str | None,
     qr: str | None,
     photo_out: Path | None,
     as_json: bool,
@@ -292,7 +303,8 @@ def verify(
     active authentication, the profile's promises (its data groups, PACE, CA, AA),
     DG13/DG1/QR consistency, expiry and deny list. The verdict first, then every check, then
     the holder's details. VALID only when every check the specification and the profile
-    require has passed.
+    require has passed. With --terminal KEYREF --terminal-chain DIR, EAC terminal
+    authentication opens DG3, whose hash is then checked like any data group.
 
     With --watch, every card placed on the reader is verified in turn until Ctrl-C (exit 0):
     one line per card (verdict, name, ID number, the checks that decided it; a refused CAN/MRZ
@@ -314,6 +326,7 @@ def verify(
         inputs = load_inspection_inputs(
             trust, masterlist, crls, deny_list, profile_name, policy_name, require_crl
         )
+        terminal = load_terminal(terminal_ref, terminal_chain, terminal_password_from)
 
         def inspect_once(wait: float) -> Inspection:
             key = keys.next()
@@ -323,6 +336,7 @@ def verify(
                 return verify_card(
                     pcsc, key, inputs.trust, qr=qr, deny_list=inputs.deny_list,
                     profile=inputs.profile, policy=inputs.policy, require_crl=inputs.require_crl,
+                    terminal=terminal,
                 )  # fmt: skip
 
         if not watch:

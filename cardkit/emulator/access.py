@@ -24,7 +24,16 @@ GENERAL AUTHENTICATE   ``10/00 86``     PACE steps (a wrong password → 6300), 
 MSE:Set AT (CA)        ``00 22 41 A4``  DO'80' protocol, DO'84' key reference (AES CA)
 MSE:Set KAT            ``00 22 41 A6``  DO'91' ephemeral key, DO'84' key reference (3DES CA)
 INTERNAL AUTHENTICATE  ``00 88 00 00``  active authentication
+MSE:Set DST (TA)       ``00 22 81 B6``  DO'83' CAR: the key that verifies the next certificate
+PSO:Verify Certificate ``00 2A 00 BE``  a CV certificate (body and signature)
+MSE:Set AT (TA)        ``00 22 81 A4``  DO'83' CHR of the inspection system
+GET CHALLENGE          ``00 84 00 00``  r_PICC for TA once MSE:Set AT (TA) named the terminal
+EXTERNAL AUTHENTICATE  ``00 82 00 00``  the terminal's signature (TA), after MSE:Set AT (TA)
 =====================  ===============  =========================================
+
+Terminal authentication (TR-03110-1 §2.5, 9303-11 §7.1) follows chip authentication version 1
+only (its signature covers the terminal's ephemeral CA key): before it MSE:Set DST / Set AT for
+TA answer 6985. Its bookkeeping is :class:`cardkit.emulator.ta.TerminalAuthenticationChip`.
 
 After BAC, PACE or CA the new secure-messaging session is only installed after the response to
 the command that established it has been sent (and, for CA, protected with the *old* keys, as
@@ -36,11 +45,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from cardkit.emulator.state import CardState, EcKey
+from cardkit.emulator.ta import TerminalAuthenticationChip
 from cardkit.encoding import oids, tlv
 from cardkit.encoding.asn1 import CURVES, Curve
 from cardkit.errors import EncodingError, ProtocolError
@@ -51,6 +62,7 @@ from cardkit.lds.dg15 import Dg15
 from cardkit.lds.security_infos import PaceInfo
 from cardkit.protocol import aa, bac, ca
 from cardkit.protocol import ec as ecmath
+from cardkit.protocol import ta as ta_protocol
 from cardkit.protocol.pace import PaceChip, PacePassword
 from cardkit.protocol.sm import SecureMessaging
 
@@ -176,11 +188,18 @@ class AccessSession:
     established; ``next_sm`` is installed by the card once the current response has been sent.
     """
 
-    def __init__(self, state: CardState, chip_files: ChipFiles, rng: Rng = os.urandom) -> None:
+    def __init__(
+        self,
+        state: CardState,
+        chip_files: ChipFiles,
+        rng: Rng = os.urandom,
+        today: Callable[[], date] = date.today,
+    ) -> None:
         self._state = state
         self._files = chip_files
         self._rng = rng
         self._rsa_cache: tuple[tuple[int, int, int], rsa.RSAPrivateKey] | None = None
+        self.ta = TerminalAuthenticationChip(state, today)
         self.reset()
 
     def reset(self) -> None:
@@ -193,6 +212,17 @@ class AccessSession:
         self._challenge: bytes | None = None
         self._pace: PaceChip | None = None
         self._ca: _CaPending | None = None
+        self._forget_eac()
+
+    def _forget_eac(self) -> None:
+        """A new (or no) secure channel: terminal authentication starts over."""
+        self.ta.reset()
+        #: The terminal's ephemeral CA public key (Comp() of it is signed in TA).
+        self.ca_terminal_key: bytes | None = None
+        #: The chip's ephemeral PACE public key of this session (ID_PICC after PACE).
+        self.pace_chip_key: bytes | None = None
+        self._pace_eph: bytes | None = None
+        self._next_ca_terminal_key: bytes | None = None
 
     @property
     def secure(self) -> bool:
@@ -206,6 +236,7 @@ class AccessSession:
         self.sm = None
         self.method = None
         self.chip_authenticated = False
+        self._forget_eac()
 
     def install_next(self) -> None:
         """Switch to the session a handler prepared (after its response was sent)."""
@@ -214,11 +245,18 @@ class AccessSession:
                 self.sm.end("replaced by a new session")
             self.sm = self.next_sm
             if self._next_method is not None:  # BAC or PACE: a new session
+                pace_eph = self._pace_eph
+                self._forget_eac()
                 self.method = self._next_method
+                self.pace_chip_key = pace_eph if self._next_method == "PACE" else None
             self.chip_authenticated = self._next_chip_authenticated
+            if self._next_ca_terminal_key is not None:
+                self.ta.reset()  # CA again: a new TA (its signature covers the new key)
+                self.ca_terminal_key = self._next_ca_terminal_key
         self.next_sm = None
         self._next_method = None
         self._next_chip_authenticated = False
+        self._next_ca_terminal_key = None
 
     # ------------------------------------------------------------------ BAC
 
@@ -230,12 +268,18 @@ class AccessSession:
             return status(SW.WRONG_LENGTH)
         challenge = self._rng(command.ne)
         self._challenge = challenge if len(challenge) == BAC_CHALLENGE_LENGTH else None
+        if self.ta.pending and self.secure:
+            ok = len(challenge) == ta_protocol.CHALLENGE_LENGTH
+            self.ta.challenge = challenge if ok else None
         return Response(challenge, SW.OK)
 
     def external_authenticate(self, command: Command) -> Response:
-        """BAC mutual authentication, chip side (9303-11 §4.3.3.2)."""
+        """BAC mutual authentication, chip side (9303-11 §4.3.3.2); terminal authentication's
+        last step once MSE:Set AT (TA) named the terminal (TR-03110-3 §B.11.7)."""
         if command.p1 or command.p2:
             return status(SW.INCORRECT_P1P2)
+        if self.secure and (self.ta.pending or self.ta.granted is not None):
+            return self._ta_external_authenticate(command.data)
         if self._state.mrz is None:
             return status(REFERENCED_DATA_NOT_FOUND)
         challenge, self._challenge = self._challenge, None  # a challenge is used once
@@ -268,7 +312,54 @@ class AccessSession:
             return self._mse_ca(children)
         if p1p2 == 0x41A6:
             return self._mse_kat(children)
+        if p1p2 in (0x81B6, 0x81A4):
+            return self._mse_ta(p1p2, children)
         return status(SW.INCORRECT_P1P2)
+
+    # ------------------------------------------------------------------ TA
+
+    def _ta_ready(self) -> Response | None:
+        if not self.secure:
+            return status(SW.SECURITY_STATUS_NOT_SATISFIED)
+        if self.ca_terminal_key is None:
+            return status(SW.CONDITIONS_NOT_SATISFIED)  # TA v1 follows chip authentication
+        return None
+
+    def _mse_ta(self, p1p2: int, children: list[tlv.Tlv]) -> Response:
+        refused = self._ta_ready()
+        if refused is not None:
+            return refused
+        reference = tlv.find(children, ta_protocol.TAG_REFERENCE)
+        if reference is None or len(children) != 1:
+            return status(SW.WRONG_DATA)
+        if p1p2 == 0x81B6:
+            return status(self.ta.set_dst(reference.value))
+        return status(self.ta.set_at(reference.value))
+
+    def verify_certificate(self, data: bytes) -> Response:
+        """PSO:Verify Certificate (the whole data field, chained commands joined)."""
+        refused = self._ta_ready()
+        if refused is not None:
+            return refused
+        return status(self.ta.verify_certificate(data))
+
+    def _id_picc(self) -> bytes | None:
+        if self.method == "PACE":
+            if self.pace_chip_key is None:
+                return None
+            return ta_protocol.id_picc_pace(self.pace_chip_key)
+        if self.method == "BAC" and self._state.mrz is not None:
+            return ta_protocol.id_picc_bac(self._state.mrz[0])
+        return None
+
+    def _ta_external_authenticate(self, signature: bytes) -> Response:
+        refused = self._ta_ready()
+        if refused is not None:
+            return refused
+        id_picc = self._id_picc()
+        if id_picc is None or self.ca_terminal_key is None:
+            return status(SW.CONDITIONS_NOT_SATISFIED)
+        return status(self.ta.external_authenticate(signature, id_picc, self.ca_terminal_key))
 
     def _mse_pace(self, children: list[tlv.Tlv]) -> Response:
         self._pace = None
@@ -363,6 +454,7 @@ class AccessSession:
         # The response still travels under the old keys; the new session starts at SSC 0 and
         # keeps the access rights of the BAC/PACE session it replaces (method unchanged).
         self._prepare(SecureMessaging(algorithm.cipher, k_enc, k_mac, 0), None, True)
+        self._next_ca_terminal_key = bytes(terminal_key)
         return Response(answer, SW.OK)
 
     # ------------------------------------------------------------------ GENERAL AUTHENTICATE
@@ -390,6 +482,7 @@ class AccessSession:
         except (EncodingError, ValueError):
             self._pace = None
             return status(SW.WRONG_DATA)
+        self._record_pace_key(answer)
         if chip.completed:
             self._pace = None
             assert chip.session_keys is not None
@@ -398,6 +491,16 @@ class AccessSession:
             # PACE-CAM authenticates the chip as part of PACE (9303-11 §4.4.3.3.3).
             self._prepare(sm, "PACE", chip.algorithm.mapping == "CAM")
         return Response(answer, SW.OK)
+
+    def _record_pace_key(self, answer: bytes) -> None:
+        """Keep the chip's ephemeral PACE key (DO'84' of step 3's answer): ID_PICC for TA."""
+        try:
+            inner = tlv.decode_single(answer, 0x7C, what="GENERAL AUTHENTICATE").children()
+        except EncodingError:
+            return
+        key = tlv.find(inner, 0x84)
+        if key is not None:
+            self._pace_eph = key.value
 
     def _prepare(self, sm: SecureMessaging, method: Method | None, chip_auth: bool) -> None:
         self.next_sm = sm

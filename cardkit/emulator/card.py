@@ -52,7 +52,15 @@ Life cycle and access rules:
   there;
 - *locked*: no personalization command works (6985); EF.CardAccess and EF.ATR/INFO stay free to
   read; every other file needs a secure channel (BAC or PACE), else 6982; DG3 and DG4 (biometrics
-  behind terminal authentication, which this chip does not implement) are always refused (6982).
+  behind EAC) only after chip and terminal authentication, and only as the effective CHAT allows
+  (read DG3 / read DG4, TR-03110-3 C.4.1), else 6982.
+
+Terminal authentication version 1 (:mod:`cardkit.emulator.ta`; TR-03110-1 §2.5, 9303-11 §7.1):
+the trust point is loaded before LOCK by PUT DATA ``00 DA 01 64 <CVCA certificate>`` (``02``: a
+second trust point, during a CVCA rollover; JMRTD's applet's P2=64 as cardkit's dialect sends
+it), kept in the state with the chip's current date. PSO:Verify Certificate ``00 2A 00 BE``
+takes a certificate longer than one command by command chaining (CLA b5) as well as by
+extended length.
 
 Secure messaging (9303-11 §9.8): a protected command is unwrapped with the session's keys, the
 answer wrapped with them; a protected command that does not verify is answered by a *plain* 6988
@@ -67,6 +75,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
@@ -83,6 +92,7 @@ from cardkit.emulator.access import (
 )
 from cardkit.emulator.filesystem import FID_ATR_INFO, FID_CARD_ACCESS, RESERVED_FIDS, FileSystem
 from cardkit.emulator.state import CardState, EmulatorStateError
+from cardkit.emulator.ta import load_trust_point
 from cardkit.emulator.vpcd import VirtualCard
 from cardkit.encoding import tlv
 from cardkit.errors import EncodingError, ProtocolError
@@ -114,6 +124,13 @@ INS_EXTERNAL_AUTHENTICATE = 0x82
 INS_MSE = 0x22
 INS_GENERAL_AUTHENTICATE = 0x86
 INS_INTERNAL_AUTHENTICATE = 0x88
+INS_PSO = 0x2A
+#: PUT DATA P2 of the EAC trust point (a CVCA certificate; P1 1 or 2).
+P2_TRUST_POINT = 0x64
+#: Commands this chip takes in chained parts (CLA b5, ISO/IEC 7816-4 §5.1.1.1).
+CHAINED_INS = frozenset({INS_GENERAL_AUTHENTICATE, INS_PSO})
+#: The most data a chain of commands may gather (a CV certificate with domain parameters).
+MAX_CHAINED_DATA = 4096
 
 TAG_OFFSET = 0x54  # DO'54': offset data object of the odd-INS READ BINARY (ISO/IEC 7816-4 §7.2.2)
 TAG_DISCRETIONARY = 0x53  # DO'53': the data read by the odd-INS READ BINARY
@@ -126,8 +143,8 @@ LIFE_CYCLE_CODES = {"personalization": 0x00, "locked": 0x01}
 
 #: Files that stay free to read after LOCK (master-file files a terminal needs to start PACE).
 FREE_FILES = frozenset({FID_CARD_ACCESS, FID_ATR_INFO})
-#: Biometrics behind EAC terminal authentication (9303-11 §7), which this chip does not offer.
-EAC_FILES = frozenset({files.dg(3).fid, files.dg(4).fid})
+#: Biometrics behind EAC terminal authentication (9303-11 §7.1), by file identifier.
+EAC_FILES = {files.dg(3).fid: 3, files.dg(4).fid: 4}
 
 #: Response data kept small enough that secure messaging (padding, DO'87', DO'99', DO'8E')
 #: still fits :data:`cardkit.emulator.atr.MAX_RESPONSE_APDU`.
@@ -141,6 +158,8 @@ class EmulatedCard:
 
     The card's state is saved to ``state_file`` (when given) after every command that changes
     it; see :mod:`cardkit.emulator.state` — the file holds private keys: keep it secret.
+    ``today`` is the day the chip is personalized on (its first current date for terminal
+    authentication, TR-03110-1 §2.5.1); the chip has no clock beyond that.
     """
 
     def __init__(
@@ -149,12 +168,15 @@ class EmulatedCard:
         state_file: Path | None = None,
         *,
         rng: Rng = os.urandom,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self._state = state if state is not None else CardState()
         self._state_file = state_file
         self._fs = FileSystem(self._state.files)
         self._parsed: dict[int, object] = {}
-        self._session = AccessSession(self._state, self, rng)
+        self._today = today
+        self._chained: tuple[int, int, int, bytes] | None = None  # (ins, p1, p2, data so far)
+        self._session = AccessSession(self._state, self, rng, today)
         self._lock = threading.Lock()
         self._powered = False
 
@@ -204,6 +226,7 @@ class EmulatedCard:
             self._powered = False
 
     def _reset(self) -> None:
+        self._chained = None
         self._session.drop_sm()
         self._session.reset()
         self._fs.reset()
@@ -281,8 +304,12 @@ class EmulatedCard:
         return wrapped
 
     def _process(self, command: Command) -> Response:
-        if command.cla & 0x10 and command.ins != INS_GENERAL_AUTHENTICATE:
+        if command.cla & 0x10 and command.ins not in CHAINED_INS:
+            self._chained = None
             return status(COMMAND_CHAINING_NOT_SUPPORTED)
+        if command.ins == INS_PSO:
+            return self._pso(command)
+        self._chained = None
         handler = self._handlers.get(command.ins)
         if handler is None:
             return status(SW.INS_NOT_SUPPORTED)
@@ -351,8 +378,10 @@ class EmulatedCard:
 
     def _read(self, fid: int, offset: int, ne: int | None, *, odd: bool) -> Response:
         locked = self._state.locked and fid not in FREE_FILES
-        if locked and (not self._session.secure or fid in EAC_FILES):
+        if locked and not self._session.secure:
             return status(SW.SECURITY_STATUS_NOT_SATISFIED)
+        if locked and fid in EAC_FILES and not self._session.ta.may_read(EAC_FILES[fid]):
+            return status(SW.SECURITY_STATUS_NOT_SATISFIED)  # EAC: TA with the right CHAT
         if ne is None:
             return status(SW.WRONG_LENGTH)
         size = self._fs.size(fid)
@@ -382,6 +411,31 @@ class EmulatedCard:
 
     def _general_authenticate(self, command: Command) -> Response:
         return self._session.general_authenticate(command)
+
+    def _pso(self, command: Command) -> Response:
+        """PSO:Verify Certificate ``00 2A 00 BE``, whole or in chained parts (CLA b5)."""
+        key = (command.ins, command.p1, command.p2)
+        data = command.data
+        if self._chained is not None:
+            if self._chained[:3] != key:
+                self._chained = None
+                return status(SW.CONDITIONS_NOT_SATISFIED)  # a chain interrupted
+            data = self._chained[3] + data
+            self._chained = None
+        if len(data) > MAX_CHAINED_DATA:
+            return status(SW.WRONG_LENGTH)
+        if command.cla & 0x10:
+            self._chained = (*key, data)
+            return status(SW.OK)
+        if (command.p1, command.p2) != (0x00, 0xBE):
+            return status(SW.INCORRECT_P1P2)
+        response = self._session.verify_certificate(data)
+        if self._session.ta.changed:  # the chip's date or its trust points moved
+            self._session.ta.changed = False
+            saved = self._save()
+            if response.sw == SW.OK:
+                return saved
+        return response
 
     def _internal_authenticate(self, command: Command) -> Response:
         if self._state.locked and not self._session.secure:
@@ -533,6 +587,12 @@ class EmulatedCard:
             return refused
         if (command.p1, command.p2) == (0xDE, 0xAD):
             self._state.life_cycle = "locked"
+            return self._save()
+        if command.p2 == P2_TRUST_POINT and command.p1 in (0x01, 0x02):
+            try:
+                load_trust_point(self._state, command.p1, command.data, self._today())
+            except (EncodingError, ValueError):
+                return status(SW.WRONG_DATA)
             return self._save()
         if command.p1 != 0x00 or command.p2 not in _PUT_DATA:
             return status(SW.INCORRECT_P1P2)

@@ -1,4 +1,5 @@
-"""The emulated chip's persistent state: life cycle, files, keys, MRZ seed and CAN.
+"""The emulated chip's persistent state: life cycle, files, keys, MRZ seed, CAN, and the EAC
+trust points with the chip's current date (terminal authentication).
 
 **This is a virtual card for tests and demos.** Its state file holds the chip's *private keys*
 (chip authentication, active authentication), the BAC key seed (document number, dates) and the
@@ -19,6 +20,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +68,10 @@ class CardState:
     aa_ec_key: EcKey | None = None
     aa_rsa_modulus: int | None = None
     aa_rsa_exponent: int | None = None
+    #: EAC trust points (CVCA certificates, TR-03110-1 §2.5.2): trust point 1 first.
+    trust_points: list[bytes] = field(default_factory=list)
+    #: The chip's current date for terminal authentication (TR-03110-1 §2.5.1).
+    chip_date: date | None = None
 
     def __repr__(self) -> str:  # never the secrets
         return (
@@ -97,6 +103,8 @@ class CardState:
             "aa_ec_key": ec(self.aa_ec_key),
             "aa_rsa_modulus": big(self.aa_rsa_modulus),
             "aa_rsa_exponent": big(self.aa_rsa_exponent),
+            "trust_points": [bytes(t).hex() for t in self.trust_points],
+            "chip_date": self.chip_date.isoformat() if self.chip_date is not None else None,
         }
 
     @classmethod
@@ -121,6 +129,8 @@ class CardState:
             aa_rsa_exponent=_optional_hex_int(
                 obj.get("aa_rsa_exponent"), "aa_rsa_exponent", source
             ),
+            trust_points=_trust_points(obj.get("trust_points"), source),
+            chip_date=_optional_date(obj.get("chip_date"), "chip_date", source),
         )
 
     # ------------------------------------------------------------------ files on disk
@@ -241,6 +251,25 @@ def _optional_hex_int(value: Any, name: str, source: str) -> int | None:
     if number <= 0:
         raise EmulatorStateError(f"{source}: {name} must be positive")
     return number
+
+
+def _trust_points(value: Any, source: str) -> list[bytes]:
+    if value is None:
+        return []  # a state file written before terminal authentication existed
+    if not isinstance(value, list) or len(value) > 2:
+        raise EmulatorStateError(f"{source}: trust_points must be a list of at most two")
+    return [_hex_bytes(v, "trust_points", source) for v in value]
+
+
+def _optional_date(value: Any, name: str, source: str) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise EmulatorStateError(f"{source}: {name} must be an ISO date")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise EmulatorStateError(f"{source}: {name} is not an ISO date") from None
 
 
 def _ec_key(value: Any, name: str, source: str) -> EcKey | None:

@@ -37,6 +37,7 @@ from cardkit.lds.security_infos import (
     ChipAuthenticationPublicKeyInfo,
     PaceInfo,
     SecurityInfo,
+    terminal_authentication_v1,
 )
 from cardkit.profile import AccessSettings, Profile
 from cardkit.records.model import NO_EXPIRY_TEXT, CitizenRecord, Sex
@@ -184,7 +185,8 @@ def _spki(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
 
 def _dg14(profile: Profile, keys: ChipPublicKeys) -> Dg14:
     """DG14: the PACE infos again (9303-11 §9.2: DG14 repeats them under the SOD's protection),
-    chip authentication (TR-03110-3 A.1.1.2) and, for ECDSA AA, its algorithm (9303-11 §6.1)."""
+    chip authentication (TR-03110-3 A.1.1.2), terminal authentication when the chip gets a CVCA
+    (TR-03110-3 A.1.1.3) and, for ECDSA AA, its algorithm (9303-11 §6.1)."""
     infos = _pace_infos(profile)
     if profile.access.chip_authentication:
         if keys.chip_authentication is None:
@@ -193,6 +195,8 @@ def _dg14(profile: Profile, keys: ChipPublicKeys) -> Dg14:
         infos.append(
             ChipAuthenticationPublicKeyInfo.build(oids.ID_PK_ECDH, _spki(keys.chip_authentication))
         )
+    if profile.access.terminal_authentication:
+        infos.append(terminal_authentication_v1())
     if profile.access.active_authentication == "ECDSA":
         infos.append(_aa_info())
     return Dg14.build(infos)

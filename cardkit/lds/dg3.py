@@ -85,6 +85,20 @@ POSITION = {
     9: "left ring", 10: "left little", 13: "plain right four fingers",
     14: "plain left four fingers", 15: "plain thumbs",
 }  # fmt: skip
+
+
+def position_label(position: int) -> str:
+    """The ISO/IEC 19794-4:2005 Table 5 name of a finger position code (``"right index"``);
+    ``"position N"`` for a code the table does not name."""
+    return POSITION.get(position, f"position {position}")
+
+
+def position_slug(position: int) -> str:
+    """A file-name form of :func:`position_label`: ``right-index``, ``unknown-finger``,
+    ``position-42``."""
+    return position_label(position).replace(" ", "-")
+
+
 IMPRESSION = {
     0: "live-scan plain", 1: "live-scan rolled", 2: "non-live-scan plain",
     3: "non-live-scan rolled", 7: "latent", 8: "swipe", 9: "live-scan contactless",
@@ -138,6 +152,11 @@ class FingerImage:
         """The format the image's magic bytes announce (None for raw pixels or unknown)."""
         return detect_format(self.image)
 
+    @property
+    def label(self) -> str:
+        """The finger's position in words (ISO/IEC 19794-4 Table 5): ``"left index"``."""
+        return position_label(self.position)
+
     def encode(self) -> bytes:
         length = _FINGER_HEADER_LEN + len(self.image)
         if length > 0xFFFFFFFF:
@@ -157,6 +176,7 @@ class FingerImage:
     def describe(self) -> dict[str, object]:
         return {
             "position": POSITION.get(self.position, self.position),
+            "position_code": self.position,
             "width": self.width,
             "height": self.height,
             "image_bytes": len(self.image),
@@ -354,6 +374,11 @@ class Dg3:
     @property
     def fingers(self) -> tuple[FingerImage, ...]:
         return tuple(f for r in self.records for f in r.fingers)
+
+    def finger_images(self) -> tuple[tuple[FingerRecord, FingerImage], ...]:
+        """Every finger image with the record that says how it is encoded (compression,
+        pixel depth, resolution), in file order."""
+        return tuple((r, f) for r in self.records for f in r.fingers)
 
     @classmethod
     def build(

@@ -468,6 +468,14 @@ class TerminalAuthenticationInfo:
         }
 
 
+def terminal_authentication_v1() -> TerminalAuthenticationInfo:
+    """What DG14 announces for a chip with an EAC trust point (9303-11 §9.2.7; TR-03110-3
+    A.1.1.3): TerminalAuthenticationInfo, id-TA, version 1, without efCVCA (cardkit's chip has
+    no EF.CVCA file: a terminal sends its chain and the chip skips the link certificates it
+    does not need). Add it to DG14 when the profile gives the card a CVCA."""
+    return TerminalAuthenticationInfo.build(1)
+
+
 @dataclass(frozen=True)
 class UnknownSecurityInfo:
     """A SecurityInfo cardkit does not interpret (CardInfoLocator, PrivilegedTerminalInfo, ...)."""

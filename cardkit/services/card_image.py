@@ -6,11 +6,15 @@ A card image is a folder::
       manifest.json        what is here, with SHA-256 of every file (no secrets)
       EF.COM.bin DG1.bin … EF.SOD.bin EF.CardAccess.bin     the LDS files, as the chip serves them
       secrets.sealed       the chip's secrets, AES-256-GCM under the batch transport key
+      cvca.cvcert          the EAC trust point the chip is given (the CVCA's CV certificate;
+                           public, when the profile has terminal authentication)
 
 The sealed secrets hold what the applet needs and nobody else may read: the chip's private keys
 (chip authentication, active authentication), the BAC key seed and the CAN. They are bound to
 this card (the AEAD's associated data is the card id and the EF.SOD digest), so secrets cannot be
-swapped between cards unnoticed. Nothing secret is ever written in clear.
+swapped between cards unnoticed. Nothing secret is ever written in clear. The trust point is
+public, but whoever replaces it decides which terminals may read the fingerprints: its digest is
+bound into the same associated data, so a swapped CVCA makes the secrets fail to unseal.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from cardkit.pki.signer import PrivateKey
 FORMAT = "cardkit-card-image/1"
 MANIFEST = "manifest.json"
 SEALED = "secrets.sealed"
+TRUST_POINT = "cvca.cvcert"
 
 
 class CardImageError(CardkitError):
@@ -109,9 +114,12 @@ def private_key_der(key: PrivateKey) -> bytes:
     )
 
 
-def secrets_aad(card_id: str, sod: bytes) -> bytes:
-    """Associated data binding sealed secrets to one card image."""
-    return b"cardkit-chip-secrets/1\x00" + card_id.encode() + b"\x00" + hashlib.sha256(sod).digest()
+def secrets_aad(card_id: str, sod: bytes, trust_point: bytes | None = None) -> bytes:
+    """Associated data binding sealed secrets to one card image (and its EAC trust point)."""
+    aad = b"cardkit-chip-secrets/1\x00" + card_id.encode() + b"\x00" + hashlib.sha256(sod).digest()
+    if trust_point is not None:
+        aad += b"\x00cvca\x00" + hashlib.sha256(trust_point).digest()
+    return aad
 
 
 @dataclass(frozen=True)
@@ -124,10 +132,17 @@ class CardImage:
     sealed: bytes = field(repr=False)
     transport_key_id: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The CVCA's CV certificate loaded into the chip as its EAC trust point (TR-03110-1 §2.2).
+    cvca_certificate: bytes | None = field(default=None, repr=False)
 
     @property
     def sod(self) -> bytes:
         return self.files[files.SOD]
+
+    @property
+    def secrets_aad(self) -> bytes:
+        """The associated data :attr:`sealed` was sealed with."""
+        return secrets_aad(self.card_id, self.sod, self.cvca_certificate)
 
     def data_groups(self) -> dict[int, bytes]:
         return {spec.dg: data for spec, data in self.files.items() if spec.dg is not None}
@@ -152,8 +167,14 @@ class CardImage:
                 "transport_key": self.transport_key_id,
                 "sha256": hashlib.sha256(self.sealed).hexdigest(),
             },
+            **(
+                {"trust_point": {"file": TRUST_POINT,
+                                 "sha256": hashlib.sha256(self.cvca_certificate).hexdigest()}}
+                if self.cvca_certificate is not None
+                else {}
+            ),
             **dict(self.metadata),
-        }
+        }  # fmt: skip
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -176,6 +197,8 @@ def write_card_image(image: CardImage, parent: Path) -> Path:
         for spec, data in image.files.items():
             _write_private(tmp / f"{spec.name}.bin", data)
         _write_private(tmp / SEALED, image.sealed)
+        if image.cvca_certificate is not None:
+            _write_private(tmp / TRUST_POINT, image.cvca_certificate)
         manifest = json.dumps(image.manifest(), indent=2, ensure_ascii=False)
         _write_private(tmp / MANIFEST, manifest.encode("utf-8") + b"\n")
         os.rename(tmp, target)
@@ -226,7 +249,13 @@ def read_card_image(folder: Path) -> CardImage:
     if files.SOD not in loaded:
         raise CardImageError(f"{folder}: the card image has no EF.SOD")
     sealed = read_checked(str(secrets_entry.get("file", SEALED)), secrets_entry.get("sha256"))
-    known = {"format", "card_id", "profile", "cardkit_version", "files", "secrets"}
+    trust = manifest.get("trust_point")
+    cvca = None
+    if trust is not None:
+        if not isinstance(trust, dict):
+            raise CardImageError(f"{folder}/{MANIFEST}: malformed trust_point entry")
+        cvca = read_checked(TRUST_POINT, trust.get("sha256"))
+    known = {"format", "card_id", "profile", "cardkit_version", "files", "secrets", "trust_point"}
     return CardImage(
         card_id=card_id,
         profile=profile,
@@ -234,4 +263,5 @@ def read_card_image(folder: Path) -> CardImage:
         sealed=sealed,
         transport_key_id=str(secrets_entry.get("transport_key", "")),
         metadata={k: v for k, v in manifest.items() if k not in known},
+        cvca_certificate=cvca,
     )

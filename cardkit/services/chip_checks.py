@@ -23,7 +23,7 @@ and never raises on what a hostile chip sent.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -51,6 +51,7 @@ __all__ = [
     "mrz_key_check",
     "pace_offers",
     "read_check",
+    "ta_check",
 ]
 
 CLAUSE_ACCESS = "ICAO 9303-11 §4.3 (BAC), §4.4 (PACE); DOMAIN.md §1"
@@ -58,6 +59,7 @@ CLAUSE_READ = "ICAO 9303-11 §4, §9.8"
 _CLAUSE_COMPLETE = "ICAO 9303-10 §4.6.2; 9303-11 §5.1"
 _CLAUSE_CA = "ICAO 9303-11 §6.2 (chip authentication), §4.4.3.5 (PACE-CAM)"
 _CLAUSE_AA = "ICAO 9303-11 §6.1 (active authentication)"
+_CLAUSE_TA = "ICAO 9303-11 §7.1; BSI TR-03110-1 §2.5 (terminal authentication v1)"
 _CLAUSE_MRZ = "ICAO 9303-11 §4.3.1; 9303-10 §4.7.1"
 _CLAUSE_DOWNGRADE = "ICAO 9303-11 §4.2 (a chip that supports PACE is read with PACE), §9.2"
 
@@ -137,7 +139,8 @@ def access_check(read: CardRead, policy: VerificationPolicy) -> Check:
 def read_check(read: CardRead) -> Check:
     check_id, title = "chip.read", "The chip was opened and read"
     detail = f"{len(read.files)} files in {read.apdu_count} APDUs"
-    notes = [e for e in read.errors if not e.startswith(("chip authentication", "active auth"))]
+    own_checks = ("chip authentication", "active auth", "terminal authentication")
+    notes = [e for e in read.errors if not e.startswith(own_checks)]
     if notes:
         return Check(
             check_id, title, Status.WARN, f"{detail}; {'; '.join(notes)}", CLAUSE_READ,
@@ -165,6 +168,40 @@ def completeness_check(read: CardRead, sod_groups: Sequence[int] | None) -> Chec
     if protected:
         detail += "; " + ", ".join(f"DG{n}" for n in protected) + " protected by EAC"
     return Check(check_id, title, Status.PASS, detail, _CLAUSE_COMPLETE)
+
+
+def ta_check(read: CardRead, listed: Iterable[int]) -> Check:
+    """``terminal.authentication``, for an inspection with a terminal key (EAC, DG3/DG4).
+
+    PASS: the chip accepted the terminal's chain and signature. SKIP, essential (INCOMPLETE):
+    the chip refused them — the terminal's certificates or trust point, not evidence against
+    the card — or TA could not run. FAIL: the chip accepted the terminal, the effective
+    rights grant a data group the SOD lists, and the chip still refused it (6982). SKIP,
+    optional: the card has no DG3/DG4 (nothing for TA to open).
+    """
+    check_id, title = "terminal.authentication", "Terminal authentication opens DG3/DG4 (EAC)"
+    eac = sorted(n for n in set(listed) if n in EAC_DATA_GROUPS)
+    if not eac:
+        return Check(check_id, title, Status.SKIP, "the card lists no DG3/DG4", _CLAUSE_TA,
+                     essential=False)  # fmt: skip
+    if read.ta is None:
+        reason = read.ta_error or "not performed (no secure channel or no chip authentication)"
+        return Check(check_id, title, Status.SKIP, f"the chip did not accept the terminal: "
+                     f"{reason}", _CLAUSE_TA)  # fmt: skip
+    granted = {3: read.ta.chat.read_dg3, 4: read.ta.chat.read_dg4}
+    withheld = [n for n in eac if granted[n] and n in read.protected]
+    if withheld:
+        names = ", ".join(f"DG{n}" for n in withheld)
+        return Check(check_id, title, Status.FAIL, f"terminal {read.ta.terminal} was accepted "
+                     f"but the chip still refused {names}", _CLAUSE_TA)  # fmt: skip
+    rights = [f"DG{n}" for n in eac if granted[n]]
+    detail = (
+        f"inspection system {read.ta.terminal} accepted (chain "
+        + " → ".join(read.ta.verified)
+        + "); read: "
+        + (", ".join(rights) if rights else "none of DG3/DG4 (the CHAT grants neither)")
+    )
+    return Check(check_id, title, Status.PASS, detail, _CLAUSE_TA)
 
 
 def _vouched(passive: Sequence[Check], number: int) -> str | None:

@@ -226,7 +226,9 @@ def _ca_key_id(image: CardImage) -> int | None:
 def key_material(image: CardImage, secrets: ChipSecrets, profile: Profile) -> KeyMaterial:
     """The secrets to load, as the dialects take them. The CAN goes to the chip only when the
     card offers PACE with it (the profile's CAN and EF.CardAccess on the card): a chip without
-    PACE has no use for it. CardImageError for keys that cannot be loaded (never their value)."""
+    PACE has no use for it. The image's CVCA certificate is the EAC trust point (public, its
+    digest bound to the sealed secrets). CardImageError for keys that cannot be loaded (never
+    their value)."""
     try:
         ca = secrets.private_key("chip_authentication")
         aa = secrets.private_key("active_authentication")
@@ -245,6 +247,7 @@ def key_material(image: CardImage, secrets: ChipSecrets, profile: Profile) -> Ke
         chip_authentication=ca,
         chip_authentication_key_id=_ca_key_id(image) if ca is not None else None,
         active_authentication=aa,
+        cvca_certificate=image.cvca_certificate,
     )
 
 
@@ -395,6 +398,7 @@ def personalize(
     (True) or forbids (False) extended-length UPDATE BINARY; by default the card decides.
     ``dialect`` overrides the profile's applet dialect. ``rewrite`` writes a card that is not
     locked but holds files (left ``"unlocked"`` by an earlier attempt) instead of refusing it.
+    The image's CVCA certificate, when it has one, is loaded as the EAC trust point.
 
     Returns a result with status ``"ok"``, ``"failed"`` (the read-back after LOCK found a
     problem: the card is locked but must not be issued) or ``"unlocked"`` (the check before LOCK

@@ -334,8 +334,12 @@ def init_pki(
     hash_name: str = "sha256",
     rsa_padding: str = "pss",
     organization: str | None = None,
+    eac: bool = False,
+    eac_key_spec: str | None = None,
 ) -> Pki:
-    """A complete test PKI: CSCA, DSC, master-list signer, CRL, master list, transport key."""
+    """A complete test PKI: CSCA, DSC, master-list signer, CRL, master list, transport key;
+    with ``eac`` also the CV PKI of Extended Access Control in ``folder/eac`` (a CVCA, a DV and
+    an inspection system: :func:`cardkit.services.eac_admin.init_eac`)."""
     if (folder / CONFIG).exists():
         raise PkiError(f"{folder / CONFIG} exists: this folder already holds a PKI")
     folder.mkdir(parents=True, exist_ok=True)
@@ -391,4 +395,16 @@ def init_pki(
     pki.issue_dsc(dsc_key_spec, now, f"Document Signer {config.country} (cardkit test)")
     pki.issue_crl(now)
     pki.create_master_list(now)
+    if eac:
+        from cardkit.services.eac_admin import DEFAULT_KEY_SPEC, init_eac
+
+        init_eac(
+            folder,
+            country=config.country,
+            secret_spec=secret_spec,
+            secret=secret,
+            now=now,
+            store=store,
+            key_spec=eac_key_spec or DEFAULT_KEY_SPEC,
+        )
     return pki

@@ -131,11 +131,13 @@ def prepare_card(
     fingerprints: Iterable[bytes | FittedImage] = (),
     signing_time: datetime,
     chip_keys: ChipKeys | None = None,
+    cvca_certificate: bytes | None = None,
 ) -> CardImage:
     """Build, sign and seal one card image in memory (pure apart from key generation).
 
     ``photo``/``fingerprints`` may be already fitted (:func:`cardkit.lds.build.fit_face_for`),
     which keeps image encoding out of the signing line; ``chip_keys`` may be pre-generated.
+    ``cvca_certificate`` (the CVCA's CV certificate) becomes the chip's EAC trust point.
     """
     keys = chip_keys or generate_chip_keys(profile)
     lds = build_lds(
@@ -168,7 +170,9 @@ def prepare_card(
         card_id=card_id,
         profile=profile.name,
         files=all_files,
-        sealed=issuer.transport.encrypt(secrets.to_bytes(), secrets_aad(card_id, sod_bytes)),
+        sealed=issuer.transport.encrypt(
+            secrets.to_bytes(), secrets_aad(card_id, sod_bytes, cvca_certificate)
+        ),
         transport_key_id=issuer.transport.key_id,
         metadata={
             "sod": {
@@ -178,6 +182,7 @@ def prepare_card(
                 "signing_time": signing_time.isoformat(),
             },
         },
+        cvca_certificate=cvca_certificate,
     )
 
 
@@ -193,6 +198,7 @@ def prepare_batch(
     progress: Callable[[Outcome, int, int], None] | None = None,
     jobs: int = 1,
     images: ImageChecks | None = None,
+    cvca_certificate: bytes | None = None,
 ) -> Summary:
     """Prepare every good record of ``records_file`` into ``out_dir``; report every record.
 
@@ -202,13 +208,15 @@ def prepare_batch(
     returned). ``jobs`` > 1 validates in that many worker processes, ahead of the preparation
     (:func:`cardkit.records.validate_stream`); the outcomes are the same. ``images`` checks the
     photo and fingerprint files (:class:`cardkit.records.ImageChecks`; by default their
-    structure, as ``records check``).
+    structure, as ``records check``). ``cvca_certificate`` is every chip's EAC trust point.
     """
     total = sum(1 for _ in iter_records(records_file))
     results = validate_stream(iter_records(records_file), profile, today, jobs=jobs, images=images)
     outcomes = []
     for done, result in enumerate(results, start=1):
-        outcome = _prepare_one(result, records_file, profile, issuer, out_dir, clock, audit)
+        outcome = _prepare_one(
+            result, records_file, profile, issuer, out_dir, clock, audit, cvca_certificate
+        )
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome, done, max(total, done))
@@ -223,6 +231,7 @@ def _prepare_one(
     out_dir: Path,
     clock: Callable[[], datetime],
     audit: AuditLog | None,
+    cvca_certificate: bytes | None,
 ) -> Outcome:
     row = result.raw.row
     if result.record is None:
@@ -244,6 +253,7 @@ def _prepare_one(
             photo=photo,
             fingerprints=fingers,
             signing_time=now,
+            cvca_certificate=cvca_certificate,
         )
         # The signature is audited as soon as it exists, before the card image is written:
         # a crash in between leaves an audited signature for an unwritten card, never the reverse.

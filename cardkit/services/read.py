@@ -15,10 +15,17 @@ The order of work (9303-11 §4.2 / §7 "inspection procedure"):
    :class:`~cardkit.errors.AccessDeniedError`: a mistyped key, not a forgery.
 3. EF.COM, then DG14 → chip authentication (secure messaging restarts with the new keys; PACE-CAM
    is checked against DG14 instead), EF.SOD and every data group EF.COM lists (or those asked
-   for). DG3/DG4 answering 6982 are reported as *protected* (EAC terminal authentication is not
-   performed), not as failures; they are read last, so a chip that ends secure messaging on that
-   refusal costs nothing else.
+   for). DG3/DG4 answering 6982 are reported as *protected* (no terminal authentication, or
+   one whose CHAT does not grant them), not as failures; they are read last, so a chip that ends
+   secure messaging on that refusal costs nothing else.
 4. Active authentication with DG15 (and DG14's ActiveAuthenticationInfo for an EC key).
+5. With a terminal key (:class:`~cardkit.protocol.ta.TerminalKey`: the inspection system's
+   Signer and its CV chain) and DG3/DG4 wanted: terminal authentication version 1 after chip
+   authentication (TR-03110-1 §2.5, 9303-11 §7.1; :func:`cardkit.protocol.ta.perform_ta`), then
+   DG3/DG4. ID_PICC is the MRZ document number with its check digit after BAC, Comp() of the
+   chip's ephemeral PACE key after PACE; the chip's trust points are those PACE names (DO'87'/
+   '88') when it does, else the chip skips link certificates it has no use for. A refused TA
+   is recorded (:attr:`CardRead.ta_error`), and DG3/DG4 then stay *protected*.
 
 **Reading efficiently.** Every file of the LDS application is read with a short EF identifier
 (READ BINARY, P1 = 80 | SFI, ISO/IEC 7816-4 §7.2.3), which also makes it the current EF, so no
@@ -76,7 +83,7 @@ from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from cardkit.encoding import oids
-from cardkit.errors import AccessDeniedError, CardError, EncodingError, ProtocolError
+from cardkit.errors import AccessDeniedError, CardError, EncodingError, PkiError, ProtocolError
 from cardkit.iso7816.apdu import EXTENDED_MAX_NE, SW, Command, Response
 from cardkit.iso7816.atr import (
     ATR_INFO_FID,
@@ -99,11 +106,14 @@ from cardkit.lds.dg15 import Dg15
 from cardkit.lds.files import FileSpec
 from cardkit.lds.security_infos import PaceInfo
 from cardkit.lds.sod import Sod
+from cardkit.pki.cvc import CertificateReference
 from cardkit.protocol.aa import AaResult, perform_aa
 from cardkit.protocol.bac import MrzKey, perform_bac
-from cardkit.protocol.ca import CaResult, perform_ca
+from cardkit.protocol.ca import CaResult
 from cardkit.protocol.pace import PaceResult, choose_pace_info, perform_pace, verify_cam
 from cardkit.protocol.sm import SecureConnection, SecureMessaging
+from cardkit.protocol.ta import TaResult, TerminalKey, id_picc_bac, id_picc_pace, perform_ta
+from cardkit.protocol.ta import perform_ca_for_ta as _perform_ca
 from cardkit.services.access_key import AccessKey
 from cardkit.services.read_binary import (
     DEFAULT_EXTENDED_RESPONSE_LIMIT,
@@ -122,6 +132,7 @@ __all__ = [
     "CountingConnection",
     "ReadLimits",
     "ShortIdentifierRefused",
+    "TerminalKey",
     "extended_length_from_atr",
     "historical_bytes",
     "max_protected_plaintext",
@@ -142,6 +153,10 @@ EAC_DATA_GROUPS = (3, 4)
 
 STEP_ACCESS = "access control"
 STEP_CA = "chip authentication"
+STEP_TA = "terminal authentication"
+#: The largest data field of a PSO:Verify Certificate link sent to a chip without extended
+#: length: its protected form (DO'87' with padding, DO'8E') must still fit 255 bytes.
+TA_SHORT_CHUNK = 223
 #: The ``step`` of the ProtocolError raised when access must be opened again after a reset and
 #: the connection cannot reset the card.
 STEP_RESET = "card reset"
@@ -200,6 +215,8 @@ class CardRead:
     extended_length: bool = False
     sfi: bool = True
     notes: tuple[str, ...] = ()
+    ta: TaResult | None = None
+    ta_error: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
@@ -222,6 +239,15 @@ class CardRead:
                 return "not performed"
             return "PACE-CAM" if self.pace.cam_verified else "failed"
         return "not performed"
+
+    @property
+    def terminal_authentication(self) -> str:
+        """``"passed"`` (the chip accepted the terminal), ``"failed"`` (it refused the chain or
+        the signature, or TA could not run) or ``"not performed"`` (no terminal key, or no
+        DG3/DG4 to read)."""
+        if self.ta is not None:
+            return "passed"
+        return "failed" if self.ta_error is not None else "not performed"
 
     def describe(self) -> dict[str, object]:
         """A JSON-serialisable summary without secrets (``read.json``)."""
@@ -249,6 +275,13 @@ class CardRead:
             "chip_authentication": self.chip_authentication,
             "ca": ca,
             "aa": aa,
+            "terminal_authentication": {
+                "status": self.terminal_authentication,
+                "terminal": self.ta.terminal if self.ta is not None else None,
+                "verified": list(self.ta.verified) if self.ta is not None else [],
+                "skipped": list(self.ta.skipped) if self.ta is not None else [],
+                "error": self.ta_error,
+            },
             "extended_length": self.extended_length,
             "sfi": self.sfi,
             "files": {
@@ -308,6 +341,7 @@ class _Reader:
         extended_length: bool | None,
         data_groups: tuple[int, ...] | None,
         short_file_identifiers: bool = True,
+        terminal: TerminalKey | None = None,
     ) -> None:
         self.raw = connection
         self.counter = CountingConnection(connection)
@@ -336,6 +370,11 @@ class _Reader:
         self.dg14: Dg14 | None = None
         self.ca: CaResult | None = None
         self.resets = 0
+        self.terminal = terminal
+        #: The terminal's ephemeral CA public key of the last chip authentication (TA signs it).
+        self.ca_ephemeral: bytes | None = None
+        self.ta: TaResult | None = None
+        self.ta_error: str | None = None
 
     # -- lifecycle
 
@@ -478,7 +517,7 @@ class _Reader:
             self._bac(self.key.mrz_key)
         if self.ca is not None and self.dg14 is not None:
             try:
-                self.ca = perform_ca(self.secure, self.dg14, self.rng)
+                self.ca, self.ca_ephemeral = _perform_ca(self.secure, self.dg14, self.rng)
             except (CardError, ProtocolError) as exc:
                 raise ProtocolError(
                     f"the chip failed chip authentication after the reset ({exc})", step=STEP_CA
@@ -606,7 +645,8 @@ class _Reader:
             return None
         assert self.secure is not None
         try:
-            return perform_ca(self.secure, dg14, self.rng)
+            result, self.ca_ephemeral = _perform_ca(self.secure, dg14, self.rng)
+            return result
         except (CardError, ProtocolError) as exc:
             if not self.secure.sm.active:
                 raise
@@ -681,7 +721,10 @@ class _Reader:
                     self.errors.append(f"DG15: {exc}")
         aa = self._active_authentication(dg15, dg14) if self.do_aa else None
 
-        for number in sorted(n for n in wanted if n in EAC_DATA_GROUPS):
+        eac_wanted = sorted(n for n in wanted if n in EAC_DATA_GROUPS)
+        if self.terminal is not None and eac_wanted and self.secure.sm.active:
+            self._terminal_authentication(access)
+        for number in eac_wanted:
             if not self.secure.sm.active:
                 self.errors.append(f"DG{number} not read: the chip ended secure messaging")
                 continue
@@ -702,7 +745,49 @@ class _Reader:
             extended_length=self.limits.extended,
             sfi=self.use_sfi,
             notes=tuple(self.notes),
+            ta=self.ta,
+            ta_error=self.ta_error,
         )
+
+    def _terminal_authentication(self, access: Access) -> None:
+        """TA v1 after chip authentication (module docstring, step 5); failures recorded."""
+        assert self.secure is not None and self.terminal is not None
+        pace = self.pace_runs[-1] if self.pace_runs else None
+        if self.ca is None or self.ca_ephemeral is None:
+            self._ta_failed("chip authentication was not performed (TA version 1 follows it)")
+            return
+        if access == "BAC":
+            assert self.key.mrz_key is not None
+            id_picc = id_picc_bac(self.key.mrz_key.document_number)
+        else:
+            assert pace is not None
+            id_picc = id_picc_pace(pace.chip_public_key)
+        trust_points = []
+        for car in pace.certification_authority_references if pace is not None else ():
+            try:
+                trust_points.append(CertificateReference.from_bytes(car))
+            except EncodingError:
+                continue
+        try:
+            self.ta = perform_ta(
+                self.secure,
+                self.terminal,
+                id_picc=id_picc,
+                terminal_ephemeral_public_key=self.ca_ephemeral,
+                trust_points=trust_points,
+                max_data=None if self.limits.extended else TA_SHORT_CHUNK,
+            )
+        except (CardError, ProtocolError, PkiError, EncodingError) as exc:
+            if not self.secure.sm.active:
+                raise ProtocolError(
+                    f"the chip ended secure messaging during terminal authentication ({exc})",
+                    step=STEP_TA,
+                ) from exc
+            self._ta_failed(str(exc))
+
+    def _ta_failed(self, reason: str) -> None:
+        self.ta_error = reason
+        self.errors.append(f"terminal authentication failed: {reason}")
 
     def _check_cam(self) -> None:
         """Check PACE-CAM of every PACE run so far (one more after each reset) against DG14: the
@@ -732,6 +817,7 @@ def read_card(
     extended_length: bool | None = None,
     data_groups: Iterable[int] | None = None,
     short_file_identifiers: bool = True,
+    terminal: TerminalKey | None = None,
 ) -> CardRead:
     """Open the chip with ``key`` and read it (module docstring; ICAO 9303-11 §4, §6, §7).
 
@@ -741,6 +827,8 @@ def read_card(
     BINARY by short EF identifier (a chip known to have none, such as the JMRTD passport applet);
     by default they are tried, and a chip that refuses them is read by FID from then on (module
     docstring: after a reset when the refusal ended secure messaging).
+    ``terminal`` (the inspection system's key and CV chain) runs terminal authentication after
+    chip authentication and reads DG3/DG4 as the chip then allows (module docstring, step 5).
 
     Raises (only :class:`~cardkit.errors.CardkitError` subclasses, whatever the chip sends):
 
@@ -775,6 +863,7 @@ def read_card(
         extended_length,
         wanted,
         short_file_identifiers,
+        terminal,
     )
     try:
         return reader.run()

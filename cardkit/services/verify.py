@@ -27,6 +27,11 @@ sends makes it raise (only a reader or a card that goes away does: TransportErro
 ``active.authentication``       AA (DG15, 9303-11 §6.1); counted only when passive authentication
                                 vouches for DG15; FAIL when DG15 is there and AA did not pass
 ``algorithm.aa``                AA's hash and DG15's key size against the policy
+``terminal.authentication``     only with a terminal key (EAC): TA v1 after CA (9303-11 §7.1);
+                                PASS accepted, then DG3/DG4 are read and hashed like any DG
+                                (``dg.hash.3``); SKIP (INCOMPLETE) when the chip refused the
+                                terminal's chain or signature; FAIL when it accepted the terminal
+                                and still withheld a data group the rights grant
 ``mrz.access_key``              DG1's MRZ against the MRZ key used to open the chip (SKIP with a
                                 CAN: how the CAN relates to the ID number is uncertain)
 ``dg13.dg1``                    DG13 against DG1: ID number, name (9303-3), date of birth, sex
@@ -94,6 +99,7 @@ from cardkit.services.chip_checks import (
     completeness_check,
     mrz_key_check,
     read_check,
+    ta_check,
 )
 from cardkit.services.content_checks import content_checks, decoded_content_checks, mrz_no_expiry
 from cardkit.services.decoded import Decoded, decode_groups
@@ -105,7 +111,7 @@ from cardkit.services.profile_checks import (
     resolve_policy,
     resolve_profile,
 )
-from cardkit.services.read import STEP_CA, CardRead, Rng, read_card
+from cardkit.services.read import STEP_CA, CardRead, Rng, TerminalKey, read_card
 
 if TYPE_CHECKING:
     from cardkit.services.denylist import DenyList
@@ -116,6 +122,7 @@ __all__ = [
     "Inspection",
     "PersonalData",
     "Sex",
+    "TerminalKey",
     "content_checks",
     "profile_checks",
     "resolve_policy",
@@ -200,12 +207,18 @@ class _Attempt:
 
 
 def _read_guarded(
-    connection: Connection, key: AccessKey, rng: Rng, extended_length: bool | None
+    connection: Connection,
+    key: AccessKey,
+    rng: Rng,
+    extended_length: bool | None,
+    terminal: TerminalKey | None = None,
 ) -> _Attempt:
     """Read the chip; everything but a reader or card that goes away becomes a finding."""
     attempt = _Attempt()
     try:
-        attempt.read = read_card(connection, key, rng=rng, extended_length=extended_length)
+        attempt.read = read_card(
+            connection, key, rng=rng, extended_length=extended_length, terminal=terminal
+        )
         return attempt
     except TransportError:
         raise
@@ -248,6 +261,7 @@ def verify_card(
     policy: VerificationPolicy | None = None,
     profile: Profile | str | None = None,
     require_crl: bool = False,
+    terminal: TerminalKey | None = None,
 ) -> Inspection:
     """Inspect the chip on ``connection`` (module docstring; ICAO 9303-11 §7).
 
@@ -257,7 +271,8 @@ def verify_card(
     (a Profile or its name) is what the card must be; by default it is inferred from DG1
     among the installed profiles. ``policy`` (default: the profile's, else
     :data:`cardkit.pki.policy.DEFAULT`) sets the algorithms and evidence demanded;
-    ``require_crl`` makes a missing or expired CRL INCOMPLETE.
+    ``require_crl`` makes a missing or expired CRL INCOMPLETE. ``terminal`` (the inspection
+    system's key and CV chain) runs terminal authentication and reads DG3/DG4 (EAC).
 
     Never raises on what a chip sends: every failure is a FAIL in the report. A chip that
     refuses the CAN/MRZ gives an INCOMPLETE inspection with ``access_denied`` set (a wrong key
@@ -273,7 +288,7 @@ def verify_card(
     if isinstance(profile, str):
         profile = load_profile(profile)
 
-    attempt = _read_guarded(connection, key, random, extended_length)
+    attempt = _read_guarded(connection, key, random, extended_length, terminal)
     if attempt.denied is not None:
         denied = Check("chip.access", "Access control protects the chip's data", Status.SKIP,
                        str(attempt.denied), CLAUSE_ACCESS)  # fmt: skip
@@ -288,7 +303,7 @@ def verify_card(
         return Inspection(Report(tuple(failed)))
     try:
         return _inspect(read, attempt.ca_failure, key, trust, moment, day, qr, deny_list,
-                        policy, profile, require_crl)  # fmt: skip
+                        policy, profile, require_crl, terminal is not None)  # fmt: skip
     except Exception as exc:  # a defect met on hostile data: still a verdict, never VALID
         crash = Check("verify.internal", "The card's data could be checked", Status.FAIL,
                       _unexpected(exc), CLAUSE_READ)  # fmt: skip
@@ -308,6 +323,7 @@ def _inspect(
     policy: VerificationPolicy | None,
     profile: Profile | None,
     require_crl: bool,
+    with_terminal: bool = False,
 ) -> Inspection:
     groups = read.data_groups()
     chosen, given = resolve_profile(profile, groups)
@@ -327,6 +343,8 @@ def _inspect(
     checks.append(completeness_check(read, sod_groups))
     checks.append(ca_check(read, ca_failure, passive, 14 in listed))
     checks.append(aa_check(read, passive, 15 in listed))
+    if with_terminal:
+        checks.append(ta_check(read, listed))
     aa_algorithm = aa_algorithm_check(read, rules)
     if aa_algorithm is not None:
         checks.append(aa_algorithm)

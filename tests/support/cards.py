@@ -17,7 +17,7 @@ from cardkit.lds.build import fit_face_for, fit_finger_for
 from cardkit.lds.image import FittedImage
 from cardkit.profile import Profile, load_profile
 from cardkit.records import CitizenRecord, load_records, validate_all
-from cardkit.services.card_image import CardImage, ChipSecrets, secrets_aad
+from cardkit.services.card_image import CardImage, ChipSecrets
 from cardkit.services.prepare import prepare_card
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,7 +54,7 @@ class Station:
 
     def secrets(self, image: CardImage) -> ChipSecrets:
         return ChipSecrets.from_bytes(
-            self.transport.decrypt(image.sealed, secrets_aad(image.card_id, image.sod))
+            self.transport.decrypt(image.sealed, image.secrets_aad)
         )
 
 

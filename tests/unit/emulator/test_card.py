@@ -515,7 +515,7 @@ def test_select_and_personalization_status_words() -> None:
     assert put_data(conn, 0x62, b"\x04\x01A").sw == SW.WRONG_DATA
     assert conn.send(Command(0, 0xDA, 0, 0x62, tlv.encode(0x63, b""))).sw == SW.WRONG_DATA
     assert put_data(conn, 0x65, tlv.encode(0x04, b"12a456")).sw == SW.WRONG_DATA
-    assert conn.send(Command(0, 0xDA, 0x01, 0x64, b"\x64\x00")).sw == SW.INCORRECT_P1P2
+    assert conn.send(Command(0, 0xDA, 0x01, 0x64, b"\x64\x00")).sw == SW.WRONG_DATA
     assert conn.send(Command(0, 0x42, 0, 0)).sw == SW.INS_NOT_SUPPORTED
     assert conn.send(Command(0x80, 0xB0, 0, 0, ne=1)).sw == SW.CLA_NOT_SUPPORTED
     r = conn.send(Command(0, 0x84, 0, 0, ne=8))
