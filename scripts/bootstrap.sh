@@ -16,7 +16,9 @@ cd "$(dirname "$0")/.."
 #   poppler-utils zbar-tools               the print tests read the PDF text and decode the QR code
 #   postgresql                             the multi-station batch journal (tests run a throwaway server)
 #   openjdk-17-jre-headless                the JDK's keytool reads cardkit's JKS and writes the JCEKS it reads
-PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools fonts-dejavu-core fonts-ocr-b poppler-utils zbar-tools postgresql openjdk-17-jre-headless)
+#   chromium                               the HTML batch report is checked in a real headless browser
+#                                          (Playwright drives /usr/bin/chromium; it never downloads one)
+PACKAGES=(python3 python3-venv python3-dev gcc make libpcsclite-dev swig pkg-config openssl softhsm2 pcscd vsmartcard-vpcd pcsc-tools fonts-dejavu-core fonts-ocr-b poppler-utils zbar-tools postgresql openjdk-17-jre-headless chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -12,7 +12,11 @@ the next one.
 Every card is a state file ``DIR/card-NNNN.state`` (kept afterwards: the tests inspect them to
 check exactly-once issuance). Each card answers GET DATA 9F7F with a CPLC whose IC serial number
 is NNNN, so the batch journal can name the chip. ``--tear N:K`` pulls card N after its K-th APDU
-(a torn card). Stop with Ctrl-C or SIGTERM.
+(a torn card). ``--first N`` numbers the cards from N (default: after the last card in DIR,
+else 1): give each feeder of a multi-station line its own range (``--first 1000``,
+``--first 2000``, …), since a chip serial is written once, ever, across the whole journal —
+two feeders serving the same serial is two stations offered the same chip, and one of them
+refuses it ("chip … was written before: put it aside"). Stop with Ctrl-C or SIGTERM.
 
 Used by tests/integration/test_batch.py and benchmarks (import it by path), and by hand.
 """
@@ -199,10 +203,18 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, required=True, help="folder for the card states")
     parser.add_argument("--tear", action="append", default=[], metavar="N:K",
                         help="pull card N after its K-th APDU")  # fmt: skip
+    parser.add_argument("--first", type=int, default=None, metavar="N",
+                        help="number (and chip serial) of the first card; one range per feeder "
+                        "(default: after the last card in DIR, else 1)")  # fmt: skip
     args = parser.parse_args()
     tear = {int(n): int(k) for n, k in (item.split(":") for item in args.tear)}
+    if args.first is not None and not 1 <= args.first < 2**32:
+        parser.error("--first must be between 1 and 4294967295 (a 4-byte IC serial number)")
     existing = sorted(args.dir.glob("card-*.state")) if args.dir.exists() else []
-    first = int(existing[-1].stem.split("-")[1]) + 1 if existing else 1
+    if args.first is not None:
+        first = args.first
+    else:
+        first = max((int(p.stem.split("-")[1]) for p in existing), default=0) + 1
     feeder = CardFeeder(args.slot, args.dir, tear=tear, first=first).start()
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

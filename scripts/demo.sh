@@ -91,7 +91,12 @@ for card in "$OUT"/cards/*/; do
         CARDKIT_DEMO_CAN="$(python -c 'import csv, sys
 print(next(csv.DictReader(open(sys.argv[1], encoding="utf-8")))["can"])' "$SAMPLES/citizens.csv")"
         export CARDKIT_DEMO_CAN
-        cardkit read --reader "$reader" --can-from env:CARDKIT_DEMO_CAN --out "$OUT/read-$id"
+        # ... and, as an inspection system the state's CVCA certified (cardkit eac, created by
+        # pki init), terminal authentication: DG3's fingerprints, written as PNG.
+        cardkit read --reader "$reader" --can-from env:CARDKIT_DEMO_CAN --out "$OUT/read-$id" \
+            --terminal "file:$KEYS/eac/is-00001.key.pem" --terminal-chain "$KEYS/eac" \
+            --terminal-password-from env:CARDKIT_KEY_PASSWORD
+        ls "$OUT/read-$id"/DG3-*.png
     fi
     kill "$emulator"
     wait "$emulator" 2>/dev/null || true

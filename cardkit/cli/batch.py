@@ -1,8 +1,10 @@
-"""``cardkit batch``: journaled, resumable production batches (run, status, report).
+"""``cardkit batch``: journaled, resumable production batches (run, status, release, report).
 
 Exit codes of ``run``: 0 nothing is left for this station and no record was rejected, 1 stopped
-(Ctrl-C) or the batch has rejected records, 2 unusable input, 3 reader or card errors. The JSON
-summary's ``complete`` says whether the whole batch (all stations) is done.
+(Ctrl-C), the batch has rejected records, or records are left with a stopped station this one
+cannot take them from, 2 unusable input (or this station id runs elsewhere), 3 reader or card
+errors, 4 the journal stayed unreachable for ``--journal-timeout`` seconds. The JSON summary's
+``complete`` says whether the whole batch (all stations) is done.
 """
 
 from __future__ import annotations
@@ -21,14 +23,27 @@ from types import FrameType
 
 import click
 
-from cardkit.batch.journal import RECORD_STATES, Journal, JournalError, open_journal
+from cardkit.batch.journal import (
+    RECORD_STATES,
+    UNREACHABLE_TIMEOUT,
+    Journal,
+    JournalError,
+    open_journal,
+)
 from cardkit.batch.report import collect, write_report
-from cardkit.batch.runner import BatchEvent, BatchSettings, PcscStation, Printer, run_batch
+from cardkit.batch.runner import (
+    DEFAULT_LEASE,
+    BatchEvent,
+    BatchSettings,
+    PcscStation,
+    Printer,
+    run_batch,
+)
 from cardkit.cli.options import keys_option, password_option, reader_option
 from cardkit.cli.render import echo_json
 from cardkit.pki.secrets import read_secret
 from cardkit.pki.trust import TrustStore
-from cardkit.profile import load_profile
+from cardkit.profile import Profile, load_profile
 from cardkit.services.pki_admin import Pki
 from cardkit.services.printing import batch_printer
 from cardkit.transport.pcsc import select_reader
@@ -47,6 +62,22 @@ def default_workdir(records_file: Path) -> Path:
 
 def _journal_url(journal: str | None, workdir: Path) -> str:
     return journal if journal else str(workdir / "journal.sqlite")
+
+
+def _trust_point(profile: Profile, keys_dir: Path) -> bytes | None:
+    """The CVCA certificate chips of a TA profile get (None, with a warning, without a CV PKI)."""
+    if not profile.access.terminal_authentication:
+        return None
+    from cardkit.services.eac_admin import trust_point
+
+    cvca = trust_point(keys_dir)
+    if cvca is None:
+        click.echo(
+            f"warning: profile {profile.name} has terminal authentication but {keys_dir} has no "
+            "CV PKI (cardkit eac init): the chips get no trust point",
+            err=True,
+        )
+    return cvca
 
 
 def _printer(spec: str | None) -> Printer:
@@ -99,13 +130,23 @@ class Progress:
             line = self.line()
             pad = max(self.width - len(line), 0)
             self.width = len(line)
-            if event.kind in ("spoiled", "refused", "recovered", "loaded", "stopped"):
+            if event.kind in (
+                "spoiled", "refused", "recovered", "loaded", "stopped", "handover", "held",
+            ):  # fmt: skip
                 click.echo("\r" + message + " " * max(self.width + pad - len(message), 0), err=True)
             click.echo("\r" + line + " " * pad, nl=False, err=True)
             if event.kind in ("done", "stopped"):
                 click.echo("", err=True)
         elif not self.quiet and event.kind not in ("waiting", "card"):
             click.echo(message, err=True)
+
+
+def _tell_unreachable(attempt: int, reason: str | None) -> None:
+    """The operator is told at each retry, and once the journal answers again (issue 14 §4)."""
+    if attempt == 0:
+        click.echo("journal reachable again: going on", err=True)
+    else:
+        click.echo(f"journal unreachable, retrying ({attempt})… [{reason}]", err=True)
 
 
 @contextmanager
@@ -166,6 +207,25 @@ def batch() -> None:
     help="The print step as MODULE:FUNCTION (default: cardkit's card-face printer: a PDF and "
     "300-dpi PNGs per card).",
 )
+@click.option(
+    "--lease",
+    "lease_seconds",
+    type=click.FloatRange(min=1.0),
+    default=DEFAULT_LEASE,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long after this station's last heartbeat (every quarter of it) other stations "
+    "may take over its records.",
+)
+@click.option(
+    "--journal-timeout",
+    type=click.FloatRange(min=0.0),
+    default=UNREACHABLE_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long an unreachable journal is retried (with backoff) before the station stops "
+    "with exit 4.",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary for scripts.")
 def run(
@@ -179,6 +239,8 @@ def run(
     workdir: Path | None,
     trust: Path | None,
     printer: str | None,
+    lease_seconds: float,
+    journal_timeout: float,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -195,6 +257,12 @@ def run(
     chip serial the journal knows, is refused (nothing is written) and must be swapped. With
     the emulator, scripts/card_feeder.py plays the operator: it serves a fresh blank card in a
     vpcd reader each time the station lets go of the current one.
+
+    \b
+    Stations: each holds a lease in the journal, renewed every LEASE/4 seconds. When nothing is
+    left to claim, a station takes over the records of stations whose lease expired (their
+    unverified cards are spoiled first), and waits while live stations still hold records.
+    `cardkit batch release --station ID` hands a stopped station's records over at once.
     """
     workdir = workdir or default_workdir(records_file)
     # The name itself (before any password prompt): the station follows it, its id contains it.
@@ -224,8 +292,15 @@ def run(
         trust=store,
         audit=pki.config.audit,
         printer=_printer(printer),
+        lease_seconds=lease_seconds,
+        cvca_certificate=_trust_point(profile, keys_dir),
     )
-    opened = open_journal(_journal_url(journal, workdir))
+    opened = open_journal(
+        _journal_url(journal, workdir),
+        unreachable_timeout=journal_timeout,
+        on_unreachable=None if quiet else _tell_unreachable,
+        connect_timeout=max(journal_timeout, 1.0),
+    )
     stop = threading.Event()
     progress = Progress(live=not quiet and not as_json and sys.stderr.isatty(), quiet=quiet)
     try:
@@ -254,6 +329,7 @@ def run(
                 },
                 "stopped": stats.stopped,
                 "complete": complete,
+                "left_with_stopped_stations": stats.incomplete,
             },
         )
     elif not quiet:
@@ -265,7 +341,7 @@ def run(
         )
     # Other stations may still be working on the batch: this station is done when it was not
     # stopped and nothing is left for it to claim.
-    if stats.stopped or counts.get("rejected", 0):
+    if stats.stopped or stats.incomplete or counts.get("rejected", 0):
         raise SystemExit(EXIT_INCOMPLETE)
 
 
@@ -312,22 +388,40 @@ _batch_option = click.option("--batch", "batch_id", help="Batch id, when the jou
 @_batch_option
 @click.option("--json", "as_json", is_flag=True)
 def status(journal: str | None, workdir: Path | None, batch_id: str | None, as_json: bool) -> None:
-    """Counts per state and per station of a batch (no personal data)."""
+    """Counts per state and per station of a batch, and each station's lease: its last
+    heartbeat and what it holds (no personal data)."""
     opened = _open_for_reading(journal, workdir)
     try:
         chosen = _pick_batch(opened, batch_id)
         counts = opened.counts(chosen)
-        stations: dict[str, dict[str, int]] = {}
-        for rec in opened.records(chosen):
-            if rec.station:
-                per = stations.setdefault(rec.station, {})
-                per[rec.state] = per.get(rec.state, 0) + 1
+        stations = opened.held(chosen, RECORD_STATES)
+        leases = opened.stations(chosen)
     finally:
         opened.close()
+    now = datetime.now(UTC)
     if as_json:
         echo_json(
             "batch.status",
-            {"journal": opened.url, "batch": chosen, "counts": counts, "stations": stations},
+            {
+                "journal": opened.url,
+                "batch": chosen,
+                "counts": counts,
+                "stations": stations,
+                "leases": [
+                    {
+                        "station": lease.station,
+                        "host": lease.host,
+                        "pid": lease.pid,
+                        "started": lease.started_at,
+                        "last_heartbeat": lease.heartbeat_at,
+                        "lease_seconds": lease.lease_seconds,
+                        "stopped": lease.stopped_at,
+                        "live": lease.live(now),
+                        "doing": lease.holding,
+                    }
+                    for lease in leases
+                ],
+            },
         )
         return
     click.echo(f"batch {chosen} ({opened.url})")
@@ -335,8 +429,53 @@ def status(journal: str | None, workdir: Path | None, batch_id: str | None, as_j
         click.echo(
             f"  {state:<14}{counts.get(state, 0):>6}{'  (cards)' if state == 'spoiled' else ''}"
         )
-    for name, per in sorted(stations.items()):
-        click.echo(f"  station {name}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items())))
+    by_name = {lease.station: lease for lease in leases}
+    for name in sorted(set(stations) | set(by_name)):
+        per = stations.get(name, {})
+        held = ", ".join(f"{n} {s}" for s, n in sorted(per.items())) or "nothing"
+        lease = by_name.get(name)
+        if lease is None:
+            beat = "no lease (never ran with this cardkit)"
+        else:
+            age = f"last heartbeat {lease.heartbeat_age(now):.0f} s ago"
+            if lease.stopped_at:
+                beat = f"stopped {lease.stopped_at}"
+            elif lease.live(now):
+                beat = f"running on {lease.host} pid {lease.pid}, {age}"
+                if lease.holding:
+                    beat += f", {lease.holding}"
+            else:
+                beat = f"lease expired ({age}; on {lease.host} pid {lease.pid})"
+        click.echo(f"  station {name}: {held} — {beat}")
+
+
+@batch.command("release")
+@click.option("--station", "station_id", required=True, help="The stopped station's id.")
+@_journal_option
+@_workdir_option
+@_batch_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Release even though its lease is live (only when the station is surely stopped: a "
+    "running station loses the records it is working on).",
+)
+def release(
+    station_id: str, journal: str | None, workdir: Path | None, batch_id: str | None, force: bool
+) -> None:
+    """Hand a stopped station's unfinished records to the other stations at once, instead of
+    waiting for its lease to expire. Its cards not yet verified are spoiled first (put them
+    aside); its prepared card images are destroyed when it starts again."""
+    opened = _open_for_reading(journal, workdir)
+    try:
+        chosen = _pick_batch(opened, batch_id)
+        done = opened.release(chosen, station_id, force=force)
+    finally:
+        opened.close()
+    for line in done:
+        click.echo(line)
+    if not done:
+        click.echo(f"station {station_id} held no unfinished record; its lease is ended")
 
 
 @batch.command("report")

@@ -60,6 +60,7 @@ class PostgresServer:
     port: int
     user: str
     _as_user: list[str]
+    options: str = ""  # pg_ctl -o, for resume()
 
     @property
     def url(self) -> str:
@@ -73,6 +74,28 @@ class PostgresServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def pause(self) -> None:
+        """Stop the server as a restart or crash would (``-m fast``: clients are cut off), keeping
+        its data: what a station sees when PostgreSQL restarts under it."""
+        tool = bindir()
+        assert tool is not None
+        subprocess.run(
+            [*self._as_user, str(tool / "pg_ctl"), "stop", "-D", str(self.folder / "data"),
+             "-m", "fast", "-w"],
+            capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """Start the paused server again, on the same port and data."""
+        tool = bindir()
+        assert tool is not None
+        subprocess.run(
+            [*self._as_user, str(tool / "pg_ctl"), "start", "-D", str(self.folder / "data"),
+             "-l", str(self.folder / "server.log"), "-o", self.options, "-w",
+             "-t", str(int(timeout))],
+            capture_output=True, timeout=timeout + 10, check=True,
+        )  # fmt: skip
 
     def stop(self) -> None:
         tool = bindir()
@@ -106,17 +129,17 @@ def start(timeout: float = 60.0) -> PostgresServer:
         if result.returncode != 0:
             raise RuntimeError(f"{args[0]} failed:\n{result.stdout}{result.stderr}")
 
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=on"
     try:
         run(str(tool / "initdb"), "-D", str(data), "-A", "trust", "-U", user, "-E", "UTF8",
             "--no-sync")  # fmt: skip
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=on"
         run(str(tool / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-o", options, "-w",
             "-t", str(int(timeout)))  # fmt: skip
     except BaseException:
-        server = PostgresServer(folder, port, user, as_user)
+        server = PostgresServer(folder, port, user, as_user, options)
         server.stop()
         raise
-    server = PostgresServer(folder, port, user, as_user)
+    server = PostgresServer(folder, port, user, as_user, options)
     deadline = time.monotonic() + timeout
     import psycopg
 

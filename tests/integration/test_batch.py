@@ -1,8 +1,11 @@
 """``cardkit batch run`` end to end: real pcscd + vpcd readers, emulator cards fed by
-scripts/card_feeder.py, a real PostgreSQL journal shared by several stations, kill -9."""
+scripts/card_feeder.py, a real PostgreSQL journal shared by several stations, kill -9, crashes
+while preparing (every signature mapped, no orphan image), a killed station taken over when its
+lease expires."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import importlib.util
@@ -10,8 +13,10 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -201,6 +206,7 @@ def test_kill_9_at_random_points_then_resume_issues_every_card_exactly_once(
     counts = journal.counts(journal.batches()[0].batch)
     assert counts["printed"] == 5 and counts["rejected"] == 2
     check_exactly_once(journal, [feeder])
+    check_signatures_and_images(journal, keys / "audit.jsonl", "crash-", [work / "cards"])
 
 
 @pytest.mark.parametrize("stations", [2, 4])
@@ -250,4 +256,143 @@ def test_several_stations_on_one_postgresql_journal_never_take_a_record_twice(
     assert len(station_of) == 9 and all(len(s) == 1 for s in station_of.values())
     assert len({c.station for c in cards}) >= 2  # the work was shared
     check_exactly_once(journal, feeders)
+    journal.close()
+
+
+def check_signatures_and_images(
+    journal: Any, audit: Path, prefix: str, cards_dirs: list[Path]
+) -> None:
+    """Every audit signature of this batch maps to a journal image (a written one holds the
+    audited EF.SOD); every image folder is a journaled, live image; nothing half-written left."""
+    (batch,) = [b.batch for b in journal.batches()]
+    images = {i.image_id: i for i in journal.images(batch)}
+    lines = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines() if line]
+    mine = [line for line in lines if str(line.get("card_id", "")).startswith(prefix)]
+    assert mine, "no signature audited"
+    for line in mine:
+        image = images.get(line["card_id"])
+        assert image is not None, f"signature of {line['card_id']} is not in the journal"
+        if image.state == "written":
+            assert image.sod_digest == line["sod_sha256"]
+    for folder in cards_dirs:
+        for entry in folder.iterdir() if folder.exists() else ():
+            assert not entry.name.startswith("."), f"left-over temporary folder {entry}"
+            assert entry.name in images and images[entry.name].state in ("written", "released")
+    assert all(i.state in ("written", "destroyed", "released") for i in images.values())
+
+
+# `cardkit batch run` dying (os._exit: no clean-up, as kill -9) at an exact step boundary.
+CRASH_AT = {
+    "after the audit line": (
+        "from cardkit.pki.audit import AuditLog as A\n"
+        "real = A.record_signature\n"
+        "def crash(self, **kw):\n"
+        "    real(self, **kw); os._exit(9)\n"
+        "A.record_signature = crash\n"
+    ),
+    "after the image folder": (
+        "import cardkit.batch.runner as r\n"
+        "real = r.write_card_image\n"
+        "def crash(image, parent):\n"
+        "    real(image, parent); os._exit(9)\n"
+        "r.write_card_image = crash\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("boundary", sorted(CRASH_AT))
+def test_a_crash_while_preparing_then_resume_over_pcscd_signs_once_and_leaves_no_orphan(
+    emulator: Any, keys: Path, tmp_path: Path, boundary: str
+) -> None:
+    prefix = "prep-audit" if boundary == "after the audit line" else "prep-image"
+    records = write_records(tmp_path / f"{prefix}.csv", rows=2)
+    work = tmp_path / "work"
+    crashing = [
+        sys.executable, "-c",
+        "import os\n" + CRASH_AT[boundary] + "from cardkit.cli.main import main\nmain()",
+        *run_args(records, keys, "x", work)[3:],
+    ]  # fmt: skip
+    slot = 3 if boundary == "after the audit line" else 2
+    feeder = _feeder_module().CardFeeder(slot, tmp_path / "cards").start()
+    try:
+        crashing[crashing.index("x")] = feeder.reader
+        died = subprocess.run(crashing, env=ENV, cwd=REPO, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert died.returncode == 9, died.stderr
+        done = subprocess.run(
+            run_args(records, keys, feeder.reader, work), env=ENV, cwd=REPO,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    finally:
+        feeder.stop()
+    assert done.returncode == 0, done.stderr
+    journal = SqliteJournal(work / "journal.sqlite")
+    check_exactly_once(journal, [feeder])
+    check_signatures_and_images(journal, keys / "audit.jsonl", prefix, [work / "cards"])
+    lines = (keys / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    signed = [json.loads(line) for line in lines if f'"card_id": "{prefix}-' in line]
+    images = journal.images(journal.batches()[0].batch)
+    if boundary == "after the image folder":
+        assert "adopted" in done.stderr and len(signed) == 2  # each document signed once
+        assert [i.state for i in images] == ["written", "written"]
+    else:
+        assert "destroyed" in done.stderr or "not written" in done.stderr
+        assert len(signed) == 3 and sorted(i.state for i in images).count("destroyed") == 1
+    journal.close()
+
+
+def test_a_killed_station_is_waited_for_then_taken_over_when_its_lease_expires(
+    emulator: Any, keys: Path, tmp_path: Path
+) -> None:
+    module = _feeder_module()
+    feeders = [module.CardFeeder(slot, tmp_path / f"cards-{slot}", first=1000 * (slot + 1))
+               for slot in (0, 1)]  # fmt: skip
+    records = write_records(tmp_path / "lease.csv", rows=2)
+    journal_path = tmp_path / "journal.sqlite"
+
+    def station(i: int, *extra: str) -> list[str]:
+        return run_args(records, keys, feeders[i].reader, tmp_path / f"work-{i}", "--journal",
+                        str(journal_path), "--station", f"station-{i}", *extra)  # fmt: skip
+
+    for f in feeders:
+        f.start()
+    try:
+        a = subprocess.Popen(station(0, "--lease", "15"), env=ENV, cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # kill it while it writes its second card
+            if journal_path.exists():
+                with (
+                    contextlib.closing(sqlite3.connect(journal_path)) as db,
+                    contextlib.suppress(sqlite3.Error),
+                ):
+                    if db.execute("SELECT COUNT(*) FROM cards").fetchone()[0] >= 2:
+                        break
+            time.sleep(0.05)
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        b = subprocess.run(station(1), env=ENV, cwd=REPO, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
+        assert b.returncode == 0, b.stderr
+        assert b.stderr.count("waiting for other stations") == 1, b.stderr
+        assert "lease of station station-0 expired" in b.stderr
+        status = subprocess.run(
+            cardkit("batch", "status", "--journal", str(journal_path)),
+            cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert "station station-0" in status.stdout and "lease expired" in status.stdout
+        again = subprocess.run(station(0), env=ENV, cwd=REPO, capture_output=True, text=True,
+                               timeout=300)  # fmt: skip  # a comes back: settles its images
+        assert again.returncode == 0, again.stderr
+    finally:
+        for f in feeders:
+            f.stop()
+    journal = SqliteJournal(journal_path)
+    check_exactly_once(journal, feeders)
+    check_signatures_and_images(
+        journal, keys / "audit.jsonl", "lease-", [tmp_path / f"work-{i}" / "cards" for i in (0, 1)]
+    )
+    assert all(
+        i.state in ("written", "destroyed") for i in journal.images(journal.batches()[0].batch)
+    )
     journal.close()

@@ -53,9 +53,7 @@ class Station:
         )
 
     def secrets(self, image: CardImage) -> ChipSecrets:
-        return ChipSecrets.from_bytes(
-            self.transport.decrypt(image.sealed, image.secrets_aad)
-        )
+        return ChipSecrets.from_bytes(self.transport.decrypt(image.sealed, image.secrets_aad))
 
 
 @lru_cache(maxsize=1)

@@ -1,15 +1,20 @@
-"""Fixtures for the batch tests: in-memory keys, a small records file, and a station that hands
-out in-process emulated cards (with a CPLC serial each), able to tear a card or crash the run."""
+"""Fixtures for the batch tests: in-memory keys, a small records file, a station that hands out
+in-process emulated cards (with a CPLC serial each), able to tear a card or crash the run, and
+the exactly-once invariants every fault test checks (:func:`check_invariants`)."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from testpki import in_memory_issuer
@@ -18,6 +23,7 @@ from cardkit.batch.runner import BatchSettings
 from cardkit.emulator.card import EmulatedCard
 from cardkit.errors import TransportError
 from cardkit.iso7816.apdu import Command, Response
+from cardkit.lds import files
 from cardkit.profile import Profile, load_profile
 
 SAMPLES = Path(__file__).resolve().parents[3] / "profiles" / "samples"
@@ -163,6 +169,81 @@ def make_settings(keys: Keys, profile: Profile, tmp_path: Path) -> SettingsFacto
     return make
 
 
+# --- the exactly-once invariants (issue 14) ---------------------------------------------------
+
+
+def audit_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def check_invariants(
+    journal: Any,
+    batch: str,
+    *,
+    cards_dirs: list[Path],
+    audit: Path | None,
+    chips: list[tuple[int, EmulatedCard]],
+    final: tuple[str, ...] = ("verified",),
+    settled: tuple[str, ...] = ("written", "destroyed"),
+) -> None:
+    """``settled``: the image states allowed at the end (``released`` too while a stopped
+    station whose records were handed over has not come back to destroy its images)."""
+    records = journal.records(batch)
+    cards = journal.cards(batch)
+    images = {i.image_id: i for i in journal.images(batch)}
+    serials = [c.chip_serial for c in cards if c.chip_serial is not None]
+    assert len(serials) == len(set(serials)), "a chip was written twice"
+    serial_of = {f"4790-D321-0001-{s:08X}": card for s, card in chips}
+    for rec in records:
+        if rec.state == "rejected":
+            assert not [c for c in cards if c.row == rec.row]
+            continue
+        assert rec.state in final, f"record {rec.row} is {rec.state}: lost"
+        live = [c for c in cards if c.row == rec.row and c.state != "spoiled"]
+        assert len(live) == 1 and live[0].state == "verified", f"record {rec.row}: {live}"
+        chip = serial_of[live[0].chip_serial or ""]
+        assert chip.life_cycle == "locked"
+        sod = chip._state.files.get(files.SOD.fid)  # the test looks inside the chip
+        assert sod is not None and hashlib.sha256(bytes(sod)).hexdigest() == rec.sod_digest
+        assert images[rec.image_id or ""].state == "written"
+    accounted = {c.chip_serial for c in cards}
+    for serial, card in chips:
+        if card._state.files or card.life_cycle == "locked":
+            assert f"4790-D321-0001-{serial:08X}" in accounted, f"chip {serial} not journaled"
+    # Every signature maps to a journal image; a written image holds the audited EF.SOD.
+    lines = [a for a in audit_lines(audit) if a["card_id"] in images] if audit else []
+    if audit is not None:
+        for line in audit_lines(audit):
+            assert line["card_id"] in images, f"signature of {line['card_id']} not in the journal"
+        for line in lines:
+            image = images[line["card_id"]]
+            if image.state == "written":
+                assert image.sod_digest == line["sod_sha256"]
+        # Signed once, unless a card was spoiled or signing was interrupted (destroyed).
+        per_row = Counter(images[line["card_id"]].row for line in lines)
+        for rec in records:
+            if rec.state == "rejected":
+                continue
+            spoiled = sum(1 for c in cards if c.row == rec.row and c.state == "spoiled")
+            lost = sum(1 for i in images.values() if i.row == rec.row and i.state != "written")
+            assert per_row[rec.row] <= 1 + spoiled + lost, f"record {rec.row} signed too often"
+    # No orphan image: every folder is a written image of the journal; nothing destroyed left.
+    for cards_dir in cards_dirs:
+        if not cards_dir.exists():
+            continue
+        for entry in cards_dir.iterdir():
+            assert not entry.name.startswith("."), f"left-over temporary folder {entry.name}"
+            image = images.get(entry.name)
+            assert image is not None, f"orphan card image {entry.name}"
+            assert image.state in ("written", "released"), f"{entry.name} is {image.state}"
+    for image in images.values():
+        if image.state == "destroyed":
+            assert all(not (d / image.image_id).exists() for d in cards_dirs)
+        assert image.state in settled, f"{image.image_id} left {image.state}"
+
+
 def copy_samples_to(folder: Path) -> None:
     shutil.copytree(SAMPLES / "photos", folder / "photos")
 
@@ -170,7 +251,7 @@ def copy_samples_to(folder: Path) -> None:
 @pytest.fixture(scope="session")
 def kit() -> object:
     """This module (tests cannot import a conftest in importlib mode): ``kit.MemoryStation``,
-    ``kit.write_records``, ``kit.Crash``, ``kit.TODAY``."""
+    ``kit.write_records``, ``kit.Crash``, ``kit.TODAY``, ``kit.check_invariants``."""
     import sys
 
     return sys.modules[__name__]
