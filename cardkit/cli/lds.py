@@ -15,7 +15,7 @@ from cardkit.lds import files
 from cardkit.lds.build import ChipPublicKeys
 from cardkit.lds.decode import decode_file
 from cardkit.profile import load_profile
-from cardkit.services.card_image import MANIFEST, SEALED
+from cardkit.services.card_image import MANIFEST, SEALED, TRUST_POINT
 from cardkit.services.lds_build import (
     build_record_files,
     load_public_key,
@@ -64,14 +64,17 @@ def _scalar(value: object) -> str:
 
 
 def _lds_paths(path: Path) -> list[Path]:
-    """The files to decode: ``path`` itself, or a folder's files (a card image's manifest and
-    sealed secrets are not LDS files and are left out)."""
+    """The files to decode: ``path`` itself, or a folder's files (a card image's manifest, sealed
+    secrets and EAC trust point — a CV certificate: `cardkit eac show` — are not LDS files and
+    are left out)."""
     if not path.is_dir():
         return [path]
     return sorted(
         p
         for p in path.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.name not in (MANIFEST, SEALED)
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.name not in (MANIFEST, SEALED, TRUST_POINT)
     )
 
 
