@@ -124,9 +124,19 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 EventKind = Literal[
-    "loaded", "recovered", "prepared", "card", "refused", "personalized", "verified",
-    "spoiled", "printed", "waiting", "handover", "held", "stopped", "done",
+    "loaded", "rejected", "recovered", "prepared", "card", "refused", "personalized",
+    "verified", "spoiled", "printed", "waiting", "remove", "notice", "handover", "held",
+    "stopped", "done",
 ]  # fmt: skip
+#: Personalization phases before LOCK (cardkit.services.personalize): a card torn there is not
+#: locked and can be written again; from ``lock`` on it may be locked with the holder's data.
+UNLOCKED_PHASES = ("check", "files", "secrets", "verify")
+#: How a spoiled card's journal reason starts (cardkit.batch.report keys on these).
+LOCKED_PREFIX = "locked (destroy): "
+UNLOCKED_PREFIX = "not locked (rewritable): "
+#: What the operator is told to do with a spoiled chip, by its journal reason's prefix.
+DESTROY_IT = "destroy it"
+REWRITE_IT = "not locked: it can be written again with cardkit personalize --rewrite"
 #: Counts per state are read again at most this often for events (seconds): at 100,000
 #: records a count costs milliseconds, and a card produces several events (issue 14 §6).
 COUNTS_INTERVAL = 1.0
@@ -139,7 +149,18 @@ _Next = Literal["verified", "pending", "prepared"]
 
 @dataclass(frozen=True)
 class BatchEvent:
-    """What the runner just did, for progress displays. ``detail`` never holds personal data."""
+    """What the runner just did, for progress displays. ``detail`` never holds personal data
+    nor secrets; for the kinds the operator acts on it is the sentence to show them:
+
+    - ``rejected``: the record's problems (``date_of_birth: … [rule]``);
+    - ``waiting``: "place a blank card on R" (once per wait); ``remove``: "remove the card
+      from R" (a card is done and the reader still holds it);
+    - ``spoiled``: what happened and what to do with the chip ("… — put it aside: chip X is
+      spoiled (destroy it)"); ``refused``: why the card was not used (and "put it aside"
+      when it must not be offered again);
+    - ``notice``: the reader or pcscd needs the operator ("pcscd is not running: start it
+      with …"), from the station.
+    """
 
     kind: EventKind
     row: int | None = None
@@ -169,22 +190,46 @@ class Station(Protocol):
 
     def release(self, connection: Connection) -> None:
         """Done with this card (disconnect); the next :meth:`wait_for_card` waits for it to
-        be removed first."""
+        be removed first. A station may also have ``holds_card() -> bool`` (the reader still
+        holds a card): the runner then tells the operator to remove it."""
         ...
 
 
 class PcscStation:
     """A PC/SC reader: a card is taken when present and not used by another application, and
-    after each card the station waits until it has left the reader (pcscd polls ~400 ms)."""
+    after each card the station waits until it has left the reader (pcscd polls ~400 ms).
 
-    def __init__(self, reader: str, *, poll: float = 0.05) -> None:
+    ``on_notice`` is told, once each time it starts and once when it is over, when pcscd does
+    not answer ("pcscd is not running: start it with …") or the reader is not connected: the
+    station keeps waiting meanwhile."""
+
+    def __init__(
+        self,
+        reader: str,
+        *,
+        poll: float = 0.05,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
         self.reader = reader
         self.poll = poll
+        self.on_notice = on_notice
         self._must_leave = False
+        self._trouble: str | None = None
 
     @property
     def name(self) -> str:
         return self.reader
+
+    def _tell(self, trouble: str | None) -> None:
+        if trouble == self._trouble:
+            return
+        before, self._trouble = self._trouble, trouble
+        if self.on_notice is None:
+            return
+        if trouble is not None:
+            self.on_notice(f"{trouble}; waiting")
+        elif before is not None:
+            self.on_notice(f"reader {self.reader} answers again: going on")
 
     def _status(self) -> tuple[bool, bool]:
         from cardkit.transport.pcsc import reader_statuses
@@ -192,10 +237,17 @@ class PcscStation:
         try:
             for status in reader_statuses():
                 if status.name == self.reader:
+                    self._tell(None)
                     return status.card_present, status.in_use
-        except TransportError:
-            pass
+        except TransportError as exc:
+            self._tell(str(exc))  # "pcscd is not running: start it with …"
+            return False, False
+        self._tell(f"reader {self.reader} is not connected: plug it in (cardkit readers)")
         return False, False
+
+    def holds_card(self) -> bool:
+        """A card is in the reader (the one just released, until the operator takes it)."""
+        return self._status()[0]
 
     def wait_for_card(self, stop: threading.Event) -> Connection | None:
         from cardkit.transport.pcsc import open_reader
@@ -464,7 +516,7 @@ class _Runner:
     def emit(self, kind: EventKind, rec: RecordRow | None = None, detail: str = "") -> None:
         if self.on_event is None:
             return
-        quiet = kind in ("card", "waiting")  # no counts needed: spare the journal a query
+        quiet = kind in ("card", "waiting", "remove")  # no counts: spare the journal a query
         counts = {} if quiet else self.counts(fresh=kind in ("loaded", "done", "stopped"))
         self.on_event(
             BatchEvent(
@@ -475,6 +527,11 @@ class _Runner:
                 dict(counts),
             )
         )
+
+    def emit_quiet(self, kind: EventKind, row: int, card_id: str, detail: str) -> None:
+        """An event without counts (a journal query spared), e.g. one per rejected record."""
+        if self.on_event is not None:
+            self.on_event(BatchEvent(kind, row, card_id, detail, {}))
 
     def tell_once(self, key: str, kind: EventKind, detail: str) -> None:
         """An event the operator needs once, not at every poll."""
@@ -495,6 +552,9 @@ class _Runner:
         self.batch = info.batch
         new = self.j(self.journal.load, info, entries)
         self.emit("loaded", detail=f"{new} new record(s) in batch {info.batch}")
+        for entry in entries:  # every run says why, not only the report (issue 14 §5)
+            if entry.state == "rejected":
+                self.emit_quiet("rejected", entry.row, entry.card_id, entry.reason or "invalid")
         self.j(self.journal.register_station, self.batch, s.station, lease_seconds=s.lease_seconds)
         self._heartbeat = heartbeat = _Heartbeat(
             self.journal, self.batch, s.station, s.lease_seconds
@@ -762,7 +822,7 @@ class _Runner:
         secrets = ChipSecrets.from_bytes(s.transport.decrypt(image.sealed, image.secrets_aad))
         rec = _with_image(rec, image.card_id)
         self.holding(f"record {rec.row} (prepared, waiting for a card)")
-        self.emit("waiting", rec, f"waiting for a blank card on {self.station.name}")
+        self.emit("waiting", rec, f"place a blank card on {self.station.name}")
         connection = self.station.wait_for_card(self.stop)
         if connection is None:
             return None
@@ -772,7 +832,9 @@ class _Runner:
                 serial = read_chip_serial(connection)
             except TransportError:
                 self.stats.refused += 1
-                self.emit("refused", rec, "the card left the reader before it was used")
+                self.emit(
+                    "refused", rec, "the card left the reader before it was used: place it again"
+                )
                 return "prepared"
             try:
                 attempt = self.j(self.journal.begin_card, self.batch, rec.row, s.station, serial)
@@ -791,6 +853,14 @@ class _Runner:
             ) from None
         finally:
             self.station.release(connection)
+            self.tell_remove(rec)
+
+    def tell_remove(self, rec: RecordRow) -> None:
+        """A card is done with (verified, refused or spoiled): tell the operator to take it when
+        the reader still holds it (stations that can tell, :class:`PcscStation`)."""
+        holds = getattr(self.station, "holds_card", None)
+        if callable(holds) and holds():
+            self.emit("remove", rec, f"remove the card from {self.station.name}")
 
     def personalize_card(
         self,
@@ -825,7 +895,12 @@ class _Runner:
             self.j(self.journal.abandon_card, self.batch, rec.row, attempt)
             self.stats.refused += 1
             what = "not this applet" if isinstance(exc, WrongAppletError) else "not blank"
-            self.emit("refused", rec, f"{what}: {exc}")
+            self.emit(
+                "refused",
+                rec,
+                f"chip {serial or '(serial unknown)'} refused, nothing written ({what}: {exc}) "
+                "— put it aside",
+            )
             return "prepared"
         except UnsupportedImageError:
             # The profile's images do not fit its applet: nothing was sent; no card of this
@@ -836,31 +911,55 @@ class _Runner:
             if exc.phase == "check":  # nothing was written to it
                 self.j(self.journal.abandon_card, self.batch, rec.row, attempt)
                 self.stats.refused += 1
-                self.emit("refused", rec, "the card left the reader before it was written")
+                self.emit(
+                    "refused", rec, "the card left the reader before it was written: place it again"
+                )
                 return "prepared"
-            return self.spoil(rec, attempt, f"torn at step {exc.step_number} ({exc.phase})")
+            prefix = UNLOCKED_PREFIX if exc.phase in UNLOCKED_PHASES else LOCKED_PREFIX
+            cause = exc.__cause__
+            what = (
+                f"{cause} (pcscd stopped during step {exc.step_number} ({exc.step}))"
+                if isinstance(cause, TransportError) and str(cause).startswith("pcscd is not")
+                else f"the card left the reader during step {exc.step_number} ({exc.step})"
+            )
+            return self.spoil(
+                rec, attempt, f"{prefix}torn at step {exc.step_number} ({exc.phase})",
+                serial, what,
+            )  # fmt: skip
         except JournalError:
             raise  # the journal's own trouble (a hand-over, unreachable): not the card's
         except (CardkitError, OSError) as exc:
-            return self.spoil(rec, attempt, f"{type(exc).__name__}: {exc}")
+            return self.spoil(
+                rec, attempt, f"{type(exc).__name__}: {exc}", serial, f"writing failed ({exc})"
+            )
         if result.status == "unlocked":
             # Not locked: the chip can be written again (personalize --rewrite), it is not
             # a card to destroy. The journal's reason says which of the two happened.
             return self.spoil(
-                rec, attempt, f"not locked (rewritable): check before LOCK failed: "
-                f"{result.detail}"
+                rec, attempt, f"{UNLOCKED_PREFIX}check before LOCK failed: {result.detail}",
+                serial, f"the check before LOCK failed ({result.detail})",
             )  # fmt: skip
         if result.status != "ok":
-            return self.spoil(rec, attempt, f"locked (destroy): read-back failed: {result.detail}")
+            return self.spoil(
+                rec, attempt, f"{LOCKED_PREFIX}read-back failed: {result.detail}",
+                serial, f"the read-back after LOCK failed ({result.detail})",
+            )  # fmt: skip
         self.j(self.journal.mark_verified, self.batch, rec.row, attempt)
         self.stats.verified += 1
         self.emit("verified", rec, f"chip {serial or 'serial unknown'}")
         return "verified"
 
-    def spoil(self, rec: RecordRow, attempt: int, reason: str) -> Literal["pending"]:
+    def spoil(
+        self, rec: RecordRow, attempt: int, reason: str, serial: str | None, what: str
+    ) -> Literal["pending"]:
+        """Journal ``reason`` (it starts with LOCKED_PREFIX / UNLOCKED_PREFIX when the chip is
+        known to be locked / not locked; anything else counts as locked) and tell the operator
+        ``what`` happened and what to do with the chip."""
         self.j(self.journal.spoil, self.batch, rec.row, attempt, reason)
         self.stats.spoiled += 1
-        self.emit("spoiled", rec, reason)
+        todo = REWRITE_IT if reason.startswith(UNLOCKED_PREFIX) else DESTROY_IT
+        chip = f"chip {serial}" if serial else "the chip (serial unknown)"
+        self.emit("spoiled", rec, f"{what} — put it aside: {chip} is spoiled ({todo})")
         return "pending"
 
     def print_card(self, rec: RecordRow, record: CitizenRecord, image: CardImage) -> None:
@@ -878,7 +977,8 @@ class _Runner:
              for p in written],
         )  # fmt: skip
         self.stats.printed += 1
-        self.emit("printed", rec)
+        where = out.relative_to(s.workdir) if out.is_relative_to(s.workdir) else out
+        self.emit("printed", rec, f"{len(written)} file(s) in {where}")
 
 
 def _with_image(rec: RecordRow, image_id: str) -> RecordRow:

@@ -93,8 +93,37 @@ def _printer(spec: str | None) -> Printer:
     return found  # type: ignore[no-any-return]
 
 
+#: Events a plain (non-TTY) run prints, one line each; the others (prepared, card,
+#: personalized) are steps of a card whose outcome gets its own line, and ``done`` is the
+#: command's summary line.
+PLAIN_KINDS = frozenset({
+    "loaded", "rejected", "recovered", "waiting", "refused", "verified", "spoiled", "printed",
+    "remove", "notice", "handover", "held", "stopped",
+})  # fmt: skip
+#: Events a live (TTY) run prints above its status line; "place"/"remove" instructions stay
+#: at the end of the status line instead.
+LIVE_KINDS = PLAIN_KINDS - {"waiting", "remove", "verified", "printed"}
+
+
+def operator_line(event: BatchEvent) -> str | None:
+    """The one line the operator reads for ``event``, or None when it says nothing new (module
+    docstring of :mod:`cardkit.batch.runner`: details never hold secrets)."""
+    kind, detail = event.kind, event.detail
+    if kind not in PLAIN_KINDS or (kind in ("stopped", "done") and not detail):
+        return None
+    if kind in ("waiting", "remove", "notice"):
+        return detail
+    if event.row is None:
+        return f"{kind}: {detail}" if detail else kind
+    if kind in ("spoiled", "refused"):  # the detail is the whole sentence
+        return f"row {event.row}: {detail}"
+    return f"row {event.row} {kind}: {detail}" if detail else f"row {event.row} {kind}"
+
+
 class Progress:
-    """One status line on a terminal (rate, ETA, counts per state), plain lines otherwise."""
+    """One status line on a terminal (rate, ETA, counts per state, what the operator is to do
+    now) with the events to act on printed above it; plain lines otherwise, one per event the
+    operator reads (:func:`operator_line`), never the same line twice in a row."""
 
     def __init__(self, live: bool, quiet: bool) -> None:
         self.live = live
@@ -103,6 +132,8 @@ class Progress:
         self.first_done: int | None = None
         self.counts: dict[str, int] = {}
         self.width = 0
+        self.todo = ""  # the last place/remove instruction (live mode)
+        self.last: str | None = None
 
     def line(self) -> str:
         counts = self.counts
@@ -117,28 +148,39 @@ class Progress:
         eta = f"{left / rate:.1f} min" if rate > 0 else "—"
         filled = int(24 * done / total) if total else 0
         states = " ".join(f"{s} {counts[s]}" for s in (*RECORD_STATES, "spoiled") if counts.get(s))
+        todo = f"  — {self.todo}" if self.todo else ""
         return (
             f"[{'#' * filled}{'.' * (24 - filled)}] {done}/{total}  {rate:.1f} cards/min  "
-            f"ETA {eta}  | {states}"
+            f"ETA {eta}  | {states}{todo}"
         )
 
     def __call__(self, event: BatchEvent) -> None:
+        if self.quiet:
+            return
         if event.counts:
             self.counts = event.counts
-        message = f"{event.card_id or ''} {event.kind}: {event.detail}".strip()
-        if self.live:
-            line = self.line()
-            pad = max(self.width - len(line), 0)
-            self.width = len(line)
-            if event.kind in (
-                "spoiled", "refused", "recovered", "loaded", "stopped", "handover", "held",
-            ):  # fmt: skip
-                click.echo("\r" + message + " " * max(self.width + pad - len(message), 0), err=True)
-            click.echo("\r" + line + " " * pad, nl=False, err=True)
-            if event.kind in ("done", "stopped"):
-                click.echo("", err=True)
-        elif not self.quiet and event.kind not in ("waiting", "card"):
-            click.echo(message, err=True)
+        message = operator_line(event)
+        if not self.live:
+            if message is not None and message != self.last:
+                click.echo(message, err=True)
+                self.last = message
+            return
+        if event.kind in ("waiting", "remove"):
+            self.todo = event.detail
+        elif event.kind == "card":
+            self.todo = ""
+        line = self.line()
+        pad = max(self.width - len(line), 0)
+        self.width = len(line)
+        if message is not None and event.kind in LIVE_KINDS:
+            click.echo("\r" + message + " " * max(self.width + pad - len(message), 0), err=True)
+        click.echo("\r" + line + " " * pad, nl=False, err=True)
+        if event.kind in ("done", "stopped"):
+            click.echo("", err=True)
+
+
+def _notice(text: str) -> BatchEvent:
+    return BatchEvent("notice", detail=text)
 
 
 def _tell_unreachable(attempt: int, reason: str | None) -> None:
@@ -305,7 +347,8 @@ def run(
     progress = Progress(live=not quiet and not as_json and sys.stderr.isatty(), quiet=quiet)
     try:
         with _stop_on_signals(stop):
-            stats = run_batch(opened, settings, PcscStation(reader), stop=stop, on_event=progress)
+            cards = PcscStation(reader, on_notice=lambda text: progress(_notice(text)))
+            stats = run_batch(opened, settings, cards, stop=stop, on_event=progress)
     finally:
         opened.close()
     counts = stats.counts

@@ -89,7 +89,9 @@ def test_a_torn_card_is_spoiled_and_the_record_goes_to_the_next_card(
     batch = load_batch(records, settings.profile, kit.TODAY)[0].batch
     spoiled = [c for c in journal.cards(batch) if c.state == "spoiled"]
     assert stats.spoiled == 1 and len(spoiled) == 1
-    assert spoiled[0].reason and spoiled[0].reason.startswith("torn at step")
+    assert spoiled[0].reason and spoiled[0].reason.startswith(
+        "not locked (rewritable): torn at step"
+    )
     assert journal.counts(batch)["verified"] == 2
     check_exactly_once(journal, batch, station.cards)
     first = next(r for r in journal.records(batch) if r.row == spoiled[0].row)
