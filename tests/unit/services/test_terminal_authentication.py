@@ -4,7 +4,6 @@ protected as before."""
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +11,9 @@ import click
 import pytest
 from cards import TODAY, VERIFIED_AT
 from cryptography.hazmat.primitives import serialization
+
+# The in-memory CV PKI and the personalized chip live with the chip's tests.
+from eacpki import can_key, make_pki, personalized, pki
 
 from cardkit.cli.options import load_terminal
 from cardkit.emulator.card import EmulatorConnection
@@ -24,10 +26,6 @@ from cardkit.lds.security_infos import terminal_authentication_v1
 from cardkit.report import Status, Verdict
 from cardkit.services.read import CountingConnection, read_card
 from cardkit.services.verify import verify_card
-
-# The in-memory CV PKI and the personalized chip live with the chip's tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
-from test_ta_chip import can_key, make_pki, personalized, pki
 
 
 def test_full_read_with_pace_ca_ta_dg3_and_aa() -> None:
