@@ -646,27 +646,11 @@ class EacPki:
         one when it is authenticated). A domestic DV whose key is in the store becomes the
         current DV (unless ``make_current`` is False)."""
         role = Role.DV_FOREIGN if foreign else Role.DV_DOMESTIC
-        state = EacState.load(self.config.folder)
-        cvca = self.certificate("cvca")
-        effective, expiration, cut = self._dates(now.date(), role, days, cvca)
-        chr, key, key_ref, notes = self._subject_key(
-            role, state, request, outer_certificates, require_outer, key_spec, mnemonic
-        )
-        body = CertificateBody.build(
-            car=cvca.chr,
-            public_key=key,
-            chr=chr,
-            chat=Chat.build(role, read_dg3=read_dg3, read_dg4=read_dg4),
-            effective=effective,
-            expiration=expiration,
-        )
-        cert = self._sign(body, self.signer("cvca"), cvca.public_key.oid, now)
-        path = self._store_issued(cert)
-        state.save(self.config.folder)
         current = make_current if make_current is not None else not foreign
-        if key_ref is not None and current:
-            self._make_current("dv", cert, key_ref)
-        return Issued(cert, path, key_ref, (*cut, *notes))
+        return self._issue(
+            now, role, "cvca", "dv" if current else None, request, outer_certificates,
+            require_outer, key_spec, days, read_dg3, read_dg4, mnemonic,
+        )  # fmt: skip
 
     def issue_is(
         self,
@@ -684,26 +668,47 @@ class EacPki:
     ) -> Issued:
         """An inspection-system certificate signed by the current DV, for a new key or from a
         request (see :meth:`issue_dv`). One whose key is in the store becomes the current IS."""
-        role = Role.INSPECTION_SYSTEM
+        return self._issue(
+            now, Role.INSPECTION_SYSTEM, "dv", "is" if make_current else None, request,
+            outer_certificates, require_outer, key_spec, days, read_dg3, read_dg4, mnemonic,
+        )  # fmt: skip
+
+    def _issue(
+        self,
+        now: datetime,
+        role: Role,
+        issuer: CurrentName,
+        becomes: CurrentName | None,
+        request: CertificateRequest | None,
+        outer_certificates: Iterable[Certificate],
+        require_outer: bool,
+        key_spec: str | None,
+        days: int | None,
+        read_dg3: bool,
+        read_dg4: bool,
+        mnemonic: str | None,
+    ) -> Issued:
+        """A ``role`` certificate signed by the current ``issuer``; one whose key is in the store
+        becomes the current ``becomes`` (None: it does not)."""
         state = EacState.load(self.config.folder)
-        dv = self.certificate("dv")
-        effective, expiration, cut = self._dates(now.date(), role, days, dv)
+        signing = self.certificate(issuer)
+        effective, expiration, cut = self._dates(now.date(), role, days, signing)
         chr, key, key_ref, notes = self._subject_key(
             role, state, request, outer_certificates, require_outer, key_spec, mnemonic
         )
         body = CertificateBody.build(
-            car=dv.chr,
+            car=signing.chr,
             public_key=key,
             chr=chr,
             chat=Chat.build(role, read_dg3=read_dg3, read_dg4=read_dg4),
             effective=effective,
             expiration=expiration,
         )
-        cert = self._sign(body, self.signer("dv"), dv.public_key.oid, now)
+        cert = self._sign(body, self.signer(issuer), signing.public_key.oid, now)
         path = self._store_issued(cert)
         state.save(self.config.folder)
-        if key_ref is not None and make_current:
-            self._make_current("is", cert, key_ref)
+        if key_ref is not None and becomes is not None:
+            self._make_current(becomes, cert, key_ref)
         return Issued(cert, path, key_ref, (*cut, *notes))
 
     def link(

@@ -13,7 +13,7 @@ import pytest
 
 def unavailable(reason: str) -> NoReturn:
     """Fail under ``CI=true``, skip otherwise; ``reason`` says what is missing."""
-    if os.environ.get("CI") == "true":
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
         pytest.fail(f"{reason}: CI must provide it (the bootstrap installs it)")
     pytest.skip(reason)
 
