@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -48,8 +47,6 @@ KEY_SPECS = [
 def openssl() -> str:
     path = shutil.which("openssl")
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("openssl is required in CI")
         unavailable("openssl not installed")
     return path
 

